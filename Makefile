@@ -1,0 +1,40 @@
+# Quick start:  make run   (set up .venv if needed, run the built-in default workflow)
+#               make test  (set up .venv if needed, lint, run the whole test suite)
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint unit integration bench setup clean-results
+
+setup: $(STAMP)
+
+# (Re)install when pyproject.toml changes; idempotent. torch/torchvision are pinned in pyproject.toml.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/snakemake --cores all
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/snakefmt --check .
+	$(BIN)/snakemake --lint
+
+test: lint
+	$(BIN)/python -m pytest
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests/unit
+
+integration: $(STAMP)
+	$(BIN)/python -m pytest tests/integration
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_cache.py
+
+clean-results:
+	rm -rf results/phantom .snakemake

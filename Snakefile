@@ -1,0 +1,26 @@
+# CheXpertNet: DenseNet-121 on CheXpert (Wei & Jethani), reproduced and extended.
+#   snakemake --cores all                                   built-in default: phantom data, CPU, minutes
+#   snakemake --cores all --configfile config/chexpert.yaml the paper on real CheXpert-v1.0-small
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+# The built-in default, unless a config is given with --configfile (which would otherwise be merged into it,
+# leaking the default's experiments into yours).
+if not workflow.config_settings.configfiles:
+
+    configfile: "config/config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        all_targets(),

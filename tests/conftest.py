@@ -1,0 +1,55 @@
+"""Shared fixtures: a tiny hand-made CheXpert-format dataset (independent of the phantom generator)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "workflow"))
+
+from chexpertnet.observations import CSV_COLUMNS, OBSERVATIONS  # noqa: E402
+
+# (patient, study, view_index, view) for train and valid
+TRAIN_IMAGES = [
+    (1, 1, 1, "frontal"), (1, 1, 2, "lateral"),
+    (2, 1, 1, "frontal"), (2, 2, 1, "frontal"), (2, 2, 2, "lateral"), (2, 3, 1, "lateral"),
+    (3, 1, 1, "frontal"),
+    (4, 1, 1, "lateral"),  # lateral-only patient
+]  # fmt: skip
+VALID_IMAGES = [(10, 1, 1, "frontal"), (10, 1, 2, "lateral"), (11, 1, 1, "frontal")]
+
+
+def image_path(split: str, patient: int, study: int, view_index: int, view: str) -> str:
+    return f"CheXpert-v1.0-small/{split}/patient{patient:05d}/study{study}/view{view_index}_{view}.jpg"
+
+
+def write_dataset(root: Path, size: tuple[int, int] = (48, 40), seed: int = 0) -> dict[str, Path]:
+    """Write a tiny valid dataset under root; return the two CSV paths."""
+    rng = np.random.default_rng(seed)
+    csvs = {}
+    for split, images in (("train", TRAIN_IMAGES), ("valid", VALID_IMAGES)):
+        rows = []
+        for i, (patient, study, view_index, view) in enumerate(images):
+            path = image_path(split, patient, study, view_index, view)
+            file = root / path
+            file.parent.mkdir(parents=True, exist_ok=True)
+            h, w = size if view == "frontal" else (size[1], size[1])
+            Image.fromarray(rng.integers(0, 256, (h, w), dtype=np.uint8), "L").save(file, quality=90)
+            choices = ["1.0", "0.0", "-1.0", ""] if split == "train" else ["1.0", "0.0"]
+            labels = [choices[(i + j) % len(choices)] for j in range(len(OBSERVATIONS))]
+            rows.append([path, "Female", "60", view.capitalize(), "AP" if view == "frontal" else "", *labels])
+        csvs[split] = root / "CheXpert-v1.0-small" / f"{split}.csv"
+        pd.DataFrame(rows, columns=list(CSV_COLUMNS)).to_csv(csvs[split], index=False, lineterminator="\n")
+    return csvs
+
+
+@pytest.fixture
+def dataset(tmp_path: Path) -> tuple[Path, dict[str, Path]]:
+    root = tmp_path / "data"
+    return root, write_dataset(root)

@@ -1,0 +1,119 @@
+"""The real `snakemake` on a tiny phantom config, on CPU: the data half of the DAG, end to end."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from conftest import REPO, write_dataset
+
+pytestmark = pytest.mark.integration
+
+WORKFLOW_FILES = ("Snakefile", "workflow", "config", "envs", "profiles")
+
+
+def copy_workflow(dest: Path) -> Path:
+    """A copy of the workflow (not the results) so tests can run, edit and break it in isolation."""
+    dest.mkdir(parents=True)
+    for name in WORKFLOW_FILES:
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, dest / name)
+    return dest
+
+
+def tiny_config(**overrides) -> dict:
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    config["phantom"].update(train_patients=40, valid_patients=20)
+    config["image"].update(cache_size=40, crop_size=32)
+    for key, value in overrides.items():
+        config[key] = value
+    return config
+
+
+def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--cores", "2", *args], cwd=workdir, capture_output=True, text=True,
+        timeout=600,
+    )  # fmt: skip
+    if check and result.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory) -> Path:
+    workdir = copy_workflow(tmp_path_factory.mktemp("wf") / "wf")
+    (workdir / "config/tiny.yaml").write_text(yaml.safe_dump(tiny_config()))
+    snakemake(workdir, "--configfile", "config/tiny.yaml")
+    return workdir
+
+
+def test_default_dag_builds_every_data_output(tiny_run):
+    results = tiny_run / "results/phantom"
+    report = json.loads((results / "validation.json").read_text())
+    assert report["splits"]["valid"]["patients"] == 20
+    for split in ("train", "valid"):
+        index = pd.read_csv(results / f"cache/{split}.index.csv")
+        assert len(index) == report["splits"][split]["images"]
+    for views in ("both", "frontal"):
+        for split in ("train", "valid"):
+            manifest = pd.read_csv(results / f"manifests/{views}-multiclass/{split}.csv")
+            summary = json.loads((results / f"manifests/{views}-multiclass/{split}.summary.json").read_text())
+            assert len(manifest) == summary["images_after"]
+            assert (results / f"manifests/{views}-multiclass/{split}.weights.csv").exists()
+        stats = json.loads((results / f"stats/{views}-multiclass.json").read_text())
+        assert 0.05 < stats["mean"] < 0.95 and 0.01 < stats["std"] < 0.5
+        assert stats["images"] == len(pd.read_csv(results / f"manifests/{views}-multiclass/train.csv"))
+    frontal = json.loads((results / "manifests/frontal-multiclass/train.summary.json").read_text())
+    both = json.loads((results / "manifests/both-multiclass/train.summary.json").read_text())
+    # the image count is kept, except the lateral-only patients' images, which are dropped and reported
+    assert frontal["images_after"] == both["images_after"] - frontal["images_dropped"]
+    assert frontal["lateral_after"] == 0 and frontal["images_substituted"] > 0
+    for rule in ("phantom", "validate"):
+        assert (results / f"logs/{rule}.log").exists() and (results / f"benchmarks/{rule}.tsv").exists()
+    assert not list(results.rglob("*.tmp*")), "temporary files left behind"
+
+
+def test_up_to_date_tree_plans_nothing(tiny_run):
+    result = snakemake(tiny_run, "--configfile", "config/tiny.yaml", "-n")
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_corrupt_image_stops_at_validation_with_the_message_on_screen(tmp_path):
+    workdir = copy_workflow(tmp_path / "wf")
+    (workdir / "config/tiny.yaml").write_text(yaml.safe_dump(tiny_config()))
+    snakemake(workdir, "--configfile", "config/tiny.yaml", "phantom")
+    data = workdir / "results/phantom/data"
+    path = pd.read_csv(data / "CheXpert-v1.0-small/valid.csv")["Path"][3]
+    (data / path).write_bytes(b"\xff\xd8\xff not a jpeg")
+    result = snakemake(workdir, "--configfile", "config/tiny.yaml", check=False)
+    assert result.returncode != 0
+    screen = result.stdout + result.stderr
+    assert "1 image(s) cannot be decoded" in screen and path in screen
+    results = workdir / "results/phantom"
+    assert not (results / "validation.json").exists()
+    assert not (results / "cache").exists() and not (results / "manifests").exists()
+
+
+def test_real_chexpert_config_dry_run_shows_the_whole_plan(tmp_path):
+    workdir = copy_workflow(tmp_path / "wf")
+    root = tmp_path / "chexpert-root"
+    write_dataset(root)
+    config = yaml.safe_load((REPO / "config/chexpert.yaml").read_text())
+    config["dataset"]["root"] = str(root)
+    (workdir / "config/mine.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake(workdir, "-n", "--configfile", "config/mine.yaml")
+    plan = result.stdout + result.stderr
+    for rule, count in (("validate", 1), ("cache", 2), ("manifest", 4), ("stats", 2)):
+        assert any(line.split() == [rule, str(count)] for line in plan.splitlines()), f"{rule} x{count}:\n{plan}"
+    assert "phantom" not in plan.split("Job stats")[1].split("\n\n")[0]
+    assert "results/chexpert/cache/train.npy" in plan

@@ -1,0 +1,3 @@
+"""CheXpertNet: DenseNet-121 on CheXpert, reproduced as a Snakemake workflow."""
+
+__version__ = "0.1.0"

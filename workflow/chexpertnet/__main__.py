@@ -1,0 +1,3 @@
+from chexpertnet.cli import main
+
+raise SystemExit(main())

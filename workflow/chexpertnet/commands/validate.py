@@ -1,0 +1,34 @@
+"""chexpertnet validate: check a CheXpert dataset and write a validation report."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+HELP = "check a CheXpert dataset (CSVs and images); write a report only if everything passes"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--root", help="folder that contains CheXpert-v1.0-small/ (default: the CSVs' grandparent)")
+    p.add_argument("--train-csv", required=True)
+    p.add_argument("--valid-csv", required=True)
+    p.add_argument("--threads", type=int, default=1, help="threads decoding images")
+    p.add_argument("--out", required=True, help="validation report (JSON)")
+
+
+def run(args: argparse.Namespace) -> None:
+    from chexpertnet import __version__
+    from chexpertnet.chexpert import default_root, validate_dataset
+    from chexpertnet.fileio import sha256_file, write_json
+
+    csvs = {"train": args.train_csv, "valid": args.valid_csv}
+    root = args.root or default_root(args.train_csv)
+    summary = validate_dataset(root, csvs, threads=args.threads)
+    report = {
+        "version": __version__,
+        "splits": summary,
+        "csv_sha256": {split: sha256_file(path) for split, path in csvs.items()},
+    }
+    write_json(args.out, report)
+    print(json.dumps(report, sort_keys=True), file=sys.stderr)

@@ -1,0 +1,129 @@
+# dataset -> validation -> image cache -> manifests per view variant -> dataset statistics
+
+
+rule phantom:
+    output:
+        train=f"{RESULTS}/data/CheXpert-v1.0-small/train.csv",
+        valid=f"{RESULTS}/data/CheXpert-v1.0-small/valid.csv",
+        truth=f"{RESULTS}/data/phantom_truth.csv",
+    log:
+        f"{LOGS}/phantom.log",
+    benchmark:
+        f"{BENCHMARKS}/phantom.tsv"
+    conda:
+        CONDA_ENV
+    threads: 2
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        train_patients=config["phantom"]["train_patients"],
+        valid_patients=config["phantom"]["valid_patients"],
+        seed=config["phantom"]["seed"],
+        frontal_size=config["phantom"]["frontal_size"],
+        lateral_size=config["phantom"]["lateral_size"],
+        code=code_hash("phantom"),
+    shell:
+        "python -m chexpertnet phantom --out $(dirname {output.truth}) --train-patients {params.train_patients}"
+        " --valid-patients {params.valid_patients} --seed {params.seed}"
+        " --frontal-size {params.frontal_size} --lateral-size {params.lateral_size}"
+        " --workers {threads} 2> {log}"
+
+
+rule validate:
+    input:
+        train=split_csv("train"),
+        valid=split_csv("valid"),
+    output:
+        f"{RESULTS}/validation.json",
+    log:
+        f"{LOGS}/validate.log",
+    benchmark:
+        f"{BENCHMARKS}/validate.tsv"
+    conda:
+        CONDA_ENV
+    threads: 4
+    resources:
+        mem_mb=4000,
+        runtime=120,
+    params:
+        code=code_hash("validate"),
+    shell:
+        "python -m chexpertnet validate --train-csv {input.train} --valid-csv {input.valid}"
+        " --threads {threads} --out {output} 2> {log}"
+
+
+rule cache:
+    input:
+        csv=split_csv("{split}"),
+        validated=f"{RESULTS}/validation.json",
+    output:
+        array=f"{RESULTS}/cache/{{split}}.npy",
+        index=f"{RESULTS}/cache/{{split}}.index.csv",
+    log:
+        f"{LOGS}/cache/{{split}}.log",
+    benchmark:
+        f"{BENCHMARKS}/cache/{{split}}.tsv"
+    conda:
+        CONDA_ENV
+    threads: 8
+    resources:
+        mem_mb=4000,
+        runtime=240,
+    params:
+        size=config["image"]["cache_size"],
+        code=code_hash("cache"),
+    shell:
+        "python -m chexpertnet cache --csv {input.csv} --validated {input.validated}"
+        " --size {params.size} --threads {threads} --out-array {output.array} --out-index {output.index}"
+        " 2> {log}"
+
+
+rule manifest:
+    input:
+        csv=split_csv("{split}"),
+        validated=f"{RESULTS}/validation.json",
+    output:
+        manifest=f"{RESULTS}/manifests/{{views}}-{{uncertainty}}/{{split}}.csv",
+        summary=f"{RESULTS}/manifests/{{views}}-{{uncertainty}}/{{split}}.summary.json",
+        weights=f"{RESULTS}/manifests/{{views}}-{{uncertainty}}/{{split}}.weights.csv",
+    log:
+        f"{LOGS}/manifests/{{views}}-{{uncertainty}}/{{split}}.log",
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        blank=config["labels"]["blank"],
+        seed=config["manifest"]["seed"],
+        code=code_hash("manifest"),
+    shell:
+        "python -m chexpertnet manifest --csv {input.csv} --validated {input.validated} --views {wildcards.views}"
+        " --uncertainty {wildcards.uncertainty} --blank {params.blank} --seed {params.seed}"
+        " --out {output.manifest} --summary {output.summary} --weights {output.weights} 2> {log}"
+
+
+rule stats:
+    input:
+        array=f"{RESULTS}/cache/train.npy",
+        index=f"{RESULTS}/cache/train.index.csv",
+        manifest=f"{RESULTS}/manifests/{{views}}-{{uncertainty}}/train.csv",
+    output:
+        f"{RESULTS}/stats/{{views}}-{{uncertainty}}.json",
+    log:
+        f"{LOGS}/stats/{{views}}-{{uncertainty}}.log",
+    benchmark:
+        f"{BENCHMARKS}/stats/{{views}}-{{uncertainty}}.tsv"
+    conda:
+        CONDA_ENV
+    threads: 4
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    params:
+        code=code_hash("stats"),
+    shell:
+        "python -m chexpertnet stats --cache-array {input.array} --cache-index {input.index}"
+        " --manifest {input.manifest} --threads {threads} --out {output} 2> {log}"
