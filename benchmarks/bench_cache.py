@@ -129,7 +129,8 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(f"| {r['label']} | {r['n']} | {r['textbook_ips']:.0f} | {r['cache_ips']:.0f} | {r['ratio']:.1f}x "
-              f"| {r['cache_uint8_ips']:.0f} | {r['build_ips_1']:.0f} | {r['build_ips_2']:.0f} | {r['break_even_epochs']:.2f} |")
+              f"| {r['cache_uint8_ips']:.0f} | {r['build_ips_1']:.0f} | {r['build_ips_2']:.0f} "
+              f"| {r['break_even_epochs']:.2f} |")
 
 
 if __name__ == "__main__":

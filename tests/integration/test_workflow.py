@@ -91,7 +91,7 @@ def test_up_to_date_tree_plans_nothing(tiny_run):
 def test_corrupt_image_stops_at_validation_with_the_message_on_screen(tmp_path):
     workdir = copy_workflow(tmp_path / "wf")
     (workdir / "config/tiny.yaml").write_text(yaml.safe_dump(tiny_config()))
-    snakemake(workdir, "--configfile", "config/tiny.yaml", "phantom")
+    snakemake(workdir, "phantom", "--configfile", "config/tiny.yaml")
     data = workdir / "results/phantom/data"
     path = pd.read_csv(data / "CheXpert-v1.0-small/valid.csv")["Path"][3]
     (data / path).write_bytes(b"\xff\xd8\xff not a jpeg")

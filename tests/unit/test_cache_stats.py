@@ -84,3 +84,16 @@ def test_stats_cli_counts_images_as_the_manifest_lists_them(dataset, tmp_path):
     assert report["images"] == 4 and report["unique_images"] == 2
     assert report["mean"] == pytest.approx(pixels.mean(), rel=1e-14)
     assert report["std"] == pytest.approx(pixels.std(), rel=1e-12)
+
+
+def test_atomic_outputs_have_normal_permissions(tmp_path):
+    import os
+    import stat
+
+    from chexpertnet.fileio import write_text
+
+    write_text(tmp_path / "a.txt", "x")
+    mode = stat.S_IMODE(os.stat(tmp_path / "a.txt").st_mode)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert mode == 0o666 & ~umask

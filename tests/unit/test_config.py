@@ -24,7 +24,11 @@ def test_configs_validate_and_hold_the_papers_four_experiments(name):
     validate(config, SCHEMA)
     experiments = config["experiments"]
     assert experiments["baseline"] | {"seeds": None} == PAPER_FACTORS | {"seeds": None}
-    changed = {"frontal": ("views", "frontal"), "dataset_norm": ("normalization", "dataset"), "scratch": ("init", "scratch")}
+    changed = {
+        "frontal": ("views", "frontal"),
+        "dataset_norm": ("normalization", "dataset"),
+        "scratch": ("init", "scratch"),
+    }
     for experiment, (factor, value) in changed.items():
         diff = {k for k in PAPER_FACTORS if experiments[experiment][k] != PAPER_FACTORS[k]}
         assert diff == {factor} and experiments[experiment][factor] == value

@@ -106,7 +106,7 @@ def test_missing_images_are_counted_and_named(dataset, capsys):
 
 
 def test_many_missing_images_list_ten(dataset, capsys):
-    root, csvs = dataset
+    _, csvs = dataset
 
     def edit(frame):
         extra = pd.concat([frame.iloc[[0]]] * 14, ignore_index=True)
@@ -134,7 +134,7 @@ def test_truncated_image_named(dataset, capsys):
 
 
 def test_patient_in_both_splits(dataset, capsys):
-    root, csvs = dataset
+    _, csvs = dataset
 
     def edit(frame):
         frame.loc[0, "Path"] = "CheXpert-v1.0-small/valid/patient00001/study1/view1_frontal.jpg"

@@ -56,5 +56,5 @@ def random_crop_flip(batch: torch.Tensor, crop: int, hflip: bool, generator: tor
 def center_crop(batch: torch.Tensor, crop: int) -> torch.Tensor:
     """(N, H, W) -> (N, crop, crop), the centre (rounded as torchvision's CenterCrop)."""
     _, h, w = batch.shape
-    top, left = int(round((h - crop) / 2.0)), int(round((w - crop) / 2.0))
+    top, left = round((h - crop) / 2.0), round((w - crop) / 2.0)
     return batch[:, top : top + crop, left : left + crop]

@@ -54,8 +54,8 @@ def build_cache(
     with atomic_path(out_array, suffix=".npy") as tmp:
         array = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(paths), size, size))
 
-        def work(i: int) -> None:
-            array[i] = load_resized(os.path.join(root, paths[i]), size)
+        def work(i: int, out: np.ndarray = array) -> None:
+            out[i] = load_resized(os.path.join(root, paths[i]), size)
 
         with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
             jobs = pool.map(work, range(len(paths)), chunksize=32)

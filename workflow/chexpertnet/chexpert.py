@@ -66,9 +66,13 @@ def read_csv(path: str | os.PathLike) -> pd.DataFrame:
     try:
         return pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)
     except FileNotFoundError:
-        raise DataError(f"{path}: file not found. Set dataset.root to the folder that contains CheXpert-v1.0-small/")
+        raise DataError(
+            f"{path}: file not found. Set dataset.root to the folder that contains CheXpert-v1.0-small/"
+        ) from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: not a readable CSV ({exc}). Restore the original file from the CheXpert archive")
+        raise DataError(
+            f"{path}: not a readable CSV ({exc}). Restore the original file from the CheXpert archive"
+        ) from exc
 
 
 def check_columns(columns: Sequence[str], source: str) -> None:

@@ -18,11 +18,9 @@ IGNORED = -1  # internal marker before splitting into class + mask
 
 MASK_PREFIX = "mask/"
 MANIFEST_COLUMNS = (
-    ("Path", "split", "patient", "study", "view")
-    + OBSERVATIONS
-    + tuple(MASK_PREFIX + o for o in OBSERVATIONS)
-    + ("substitutes_for",)
-)
+    "Path", "split", "patient", "study", "view", *OBSERVATIONS, *(MASK_PREFIX + o for o in OBSERVATIONS),
+    "substitutes_for",
+)  # fmt: skip
 
 
 def map_label(value: float | None, uncertainty: str, blank: str) -> int:

@@ -89,6 +89,8 @@ rule manifest:
         weights=f"{RESULTS}/manifests/{{views}}-{{uncertainty}}/{{split}}.weights.csv",
     log:
         f"{LOGS}/manifests/{{views}}-{{uncertainty}}/{{split}}.log",
+    benchmark:
+        f"{BENCHMARKS}/manifests/{{views}}-{{uncertainty}}/{{split}}.tsv"
     conda:
         CONDA_ENV
     threads: 1

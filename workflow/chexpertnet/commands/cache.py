@@ -27,7 +27,8 @@ def run(args: argparse.Namespace) -> None:
     require_validated(args.validated, args.csv)
     paths = read_csv(args.csv)["Path"].tolist()
     start = time.perf_counter()
-    build_cache(args.root or default_root(args.csv), paths, args.size, args.out_array, args.out_index, threads=args.threads)
+    root = args.root or default_root(args.csv)
+    build_cache(root, paths, args.size, args.out_array, args.out_index, threads=args.threads)
     seconds = time.perf_counter() - start
     rate = len(paths) / max(seconds, 1e-9)
     print(json.dumps({"images": len(paths), "seconds": round(seconds, 2), "images_per_s": round(rate, 1)}),

@@ -1,0 +1,43 @@
+"""chexpertnet predict: a model and a manifest in, a predictions CSV out."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+HELP = "P(positive) per image and observation for the images of a manifest"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", required=True, help="checkpoint written by chexpertnet train")
+    p.add_argument("--manifest", required=True)
+    p.add_argument("--cache", nargs=2, required=True, metavar=("NPY", "INDEX"))
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--out", required=True, help="CSV: Path, patient, study, view and the 14 observations")
+
+
+def run(args: argparse.Namespace) -> None:
+    import pandas as pd
+    import torch
+
+    from chexpertnet.cache import open_cache, rows_for
+    from chexpertnet.fileio import write_csv
+    from chexpertnet.observations import OBSERVATIONS
+    from chexpertnet.predict import predict_probabilities
+    from chexpertnet.train import load_model
+
+    torch.set_num_threads(max(1, args.threads))
+    model, checkpoint = load_model(args.model)
+    config = checkpoint["config"]
+    manifest = pd.read_csv(args.manifest, dtype={"Path": str, "patient": str}, keep_default_na=False)
+    array, lookup = open_cache(*args.cache)
+    rows = rows_for(manifest["Path"].tolist(), lookup, args.manifest)
+    probabilities = predict_probabilities(model, array, rows, config["crop_size"], args.batch_size, args.device,
+                                          config["fast"])  # fmt: skip
+    out = manifest[["Path", "patient", "study", "view"]].copy()
+    out[list(OBSERVATIONS)] = probabilities
+    write_csv(args.out, out, float_format="%.8f")
+    print(json.dumps({"images": len(out), "model": args.model}), file=sys.stderr)

@@ -1,0 +1,106 @@
+"""chexpertnet train: one experiment and seed, from the cache and the manifests."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+HELP = "train DenseNet-121 for one experiment and seed (resumes from --state-dir if interrupted)"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--experiment", required=True)
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--train-manifest", required=True)
+    p.add_argument("--train-weights", required=True, help="the train manifest's class-weight table")
+    p.add_argument("--valid-manifest", required=True)
+    p.add_argument("--train-cache", nargs=2, required=True, metavar=("NPY", "INDEX"))
+    p.add_argument("--valid-cache", nargs=2, required=True, metavar=("NPY", "INDEX"))
+    p.add_argument("--init", choices=("pretrained", "scratch"), required=True)
+    p.add_argument("--pretrained", help="backbone state dict (torchvision DenseNet-121 keys), for --init pretrained")
+    p.add_argument("--normalization", choices=("imagenet", "dataset"), required=True)
+    p.add_argument("--stats", help="dataset statistics JSON, for --normalization dataset")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--betas", type=float, nargs=2, default=(0.9, 0.999))
+    p.add_argument("--crop-size", type=int, required=True)
+    p.add_argument("--hflip", action=argparse.BooleanOptionalAction, default=True)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--fast", action=argparse.BooleanOptionalAction, default=True, help="bf16 autocast, channels_last")
+    p.add_argument("--deterministic", action=argparse.BooleanOptionalAction, default=True)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--log-every", type=int, default=20)
+    p.add_argument("--checkpoint-every", type=int, default=100)
+    p.add_argument("--state-dir", required=True, help="resume checkpoints (kept outside the outputs)")
+    p.add_argument("--out-model", required=True)
+    p.add_argument("--out-history", required=True, help="JSON lines: training loss every K steps, valid per epoch")
+    p.add_argument("--out-config", required=True, help="the resolved configuration (JSON)")
+    p.add_argument("--out-throughput", required=True, help="images/s and data-wait fraction (JSON)")
+
+
+def load_split(manifest_file: str, cache: list[str]):
+    import pandas as pd
+
+    from chexpertnet.cache import open_cache, rows_for
+    from chexpertnet.manifest import manifest_arrays
+    from chexpertnet.train import Split
+
+    manifest = pd.read_csv(manifest_file, dtype={"Path": str, "substitutes_for": str}, keep_default_na=False)
+    array, lookup = open_cache(*cache)
+    classes, mask = manifest_arrays(manifest)
+    rows = rows_for(manifest["Path"].tolist(), lookup, manifest_file)
+    return Split(array=array, rows=rows, classes=classes, mask=mask, paths=manifest["Path"].tolist())
+
+
+def run(args: argparse.Namespace) -> None:
+    import numpy as np
+    import pandas as pd
+    import torch
+
+    from chexpertnet.fileio import write_json, write_text
+    from chexpertnet.model import IMAGENET_MEAN, IMAGENET_STD
+    from chexpertnet.train import TrainConfig, save_checkpoint, train
+
+    if args.normalization == "dataset":
+        if not args.stats:
+            raise SystemExit("--normalization dataset needs --stats (the dataset statistics JSON)")
+        stats = json.loads(Path(args.stats).read_text())
+        mean, std = (stats["mean"],) * 3, (stats["std"],) * 3
+    else:
+        mean, std = IMAGENET_MEAN, IMAGENET_STD
+    pretrained_state = None
+    if args.init == "pretrained":
+        if not args.pretrained:
+            raise SystemExit("--init pretrained needs --pretrained FILE")
+        pretrained_state = torch.load(args.pretrained, map_location="cpu", weights_only=True)
+    config = TrainConfig(
+        experiment=args.experiment, seed=args.seed, init=args.init,
+        pretrained_file=args.pretrained if args.init == "pretrained" else None,
+        mean=tuple(mean), std=tuple(std), batch_size=args.batch_size, epochs=args.epochs, lr=args.lr,
+        betas=tuple(args.betas), crop_size=args.crop_size, hflip=args.hflip, device=args.device, fast=args.fast,
+        deterministic=args.deterministic, threads=args.threads, log_every=args.log_every,
+        checkpoint_every=args.checkpoint_every,
+    )  # fmt: skip
+    weights = pd.read_csv(args.train_weights)[["w_negative", "w_positive", "w_uncertain"]].to_numpy(np.float64)
+    train_split = load_split(args.train_manifest, args.train_cache)
+    valid_split = load_split(args.valid_manifest, args.valid_cache)
+    result = train(config, train_split, valid_split, weights, Path(args.state_dir), pretrained_state)
+    resolved = {
+        **dataclasses.asdict(config),
+        "normalization": args.normalization,
+        "train_manifest": args.train_manifest,
+        "valid_manifest": args.valid_manifest,
+        "train_images": len(train_split),
+        "valid_images": len(valid_split),
+        "class_weights": weights.tolist(),
+    }
+    write_text(args.out_history, "".join(json.dumps(r, sort_keys=True) + "\n" for r in result["history"]))
+    write_json(args.out_config, resolved)
+    write_json(args.out_throughput, result["throughput"])
+    save_checkpoint(Path(args.out_model), result["model"].cpu(), result["optimizer"], config, result["epoch"],
+                    result["step"], normalization=args.normalization)  # fmt: skip
+    print(json.dumps({"done": True, **result["throughput"]}), file=sys.stderr)

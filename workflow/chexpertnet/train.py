@@ -1,0 +1,341 @@
+"""The training loop: Adam at a fixed learning rate, the paper's weighted loss, fixed epochs, resumable, deterministic.
+
+Data come from the uint8 image cache. Every random draw is a function of (seed, epoch, batch), so a run resumed
+from a checkpoint continues exactly as an uninterrupted one. The model that goes to the tables is the last epoch's:
+validation is only logged (learning curves), never used to select a checkpoint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import math
+import os
+import queue
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from chexpertnet import __version__
+from chexpertnet.augment import center_crop, crop_flip_gather, crop_flip_numpy, draw_crops
+from chexpertnet.fileio import atomic_path
+from chexpertnet.loss import binary_cross_entropy, positive_probability, weighted_cross_entropy
+from chexpertnet.metrics import mean_defined, per_observation_auc
+from chexpertnet.model import ARCH, IMAGENET_MEAN, IMAGENET_STD, CheXpertNet, load_backbone
+
+CHECKPOINT_KEYS = ("arch", "version", "config", "state_dict", "optimizer", "epoch", "step")
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    experiment: str
+    seed: int
+    init: str = "pretrained"  # pretrained | scratch
+    pretrained_file: str | None = None  # backbone state dict for init=pretrained
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+    batch_size: int = 16
+    epochs: int = 3
+    lr: float = 1e-4
+    betas: tuple[float, float] = (0.9, 0.999)
+    crop_size: int = 320
+    hflip: bool = True
+    device: str = "cpu"
+    fast: bool = True  # bf16 autocast + channels_last where supported
+    deterministic: bool = True
+    threads: int = 1
+    log_every: int = 20
+    checkpoint_every: int = 100
+    eval_batch_size: int = 64
+
+    def resume_key(self) -> dict:
+        """The settings a checkpoint must share to be resumed (not logging or checkpoint frequency)."""
+        skip = {"log_every", "checkpoint_every", "eval_batch_size", "threads"}
+        return {k: v for k, v in dataclasses.asdict(self).items() if k not in skip}
+
+
+@dataclass
+class Split:
+    """One split as arrays: the cache, the rows of its images, classes (N, 14) and mask (N, 14)."""
+
+    array: np.ndarray
+    rows: np.ndarray
+    classes: np.ndarray
+    mask: np.ndarray
+    paths: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+def derived_seed(*parts: int) -> int:
+    """A 63-bit seed from integers (independent streams for every (seed, epoch, batch))."""
+    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(2, dtype=np.uint64)[0] >> 1)
+
+
+def seed_everything(seed: int) -> None:
+    import random
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def cpu_supports_bf16() -> bool:
+    checker = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
+    return bool(checker and checker()) or bool(getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)())
+
+
+def use_fast_path(device_type: str, fast: bool) -> bool:
+    """bf16 autocast and channels_last: on GPUs, and on CPUs with native bf16 (AVX-512 bf16 or AMX)."""
+    return fast and (device_type == "cuda" or cpu_supports_bf16())
+
+
+def autocast_for(device_type: str, fast: bool) -> contextlib.AbstractContextManager:
+    return torch.autocast(device_type=device_type, dtype=torch.bfloat16, enabled=use_fast_path(device_type, fast))
+
+
+def autocast_context(config: TrainConfig) -> contextlib.AbstractContextManager:
+    return autocast_for(torch.device(config.device).type, config.fast)
+
+
+def configure_torch(config: TrainConfig) -> torch.device:
+    device = torch.device(config.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("train.device is 'cuda' but no CUDA device is visible; set train.device: cpu")
+    torch.set_num_threads(max(1, config.threads))
+    if config.deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True)
+    torch.backends.cudnn.benchmark = device.type == "cuda" and not config.deterministic
+    return device
+
+
+def build_model(config: TrainConfig, pretrained_state: dict | None) -> CheXpertNet:
+    torch.manual_seed(derived_seed(config.seed, 0xC0DE))  # the seeded (scratch) initialization, head included
+    model = CheXpertNet(mean=config.mean, std=config.std)
+    if config.init == "pretrained":
+        if pretrained_state is None:
+            raise ValueError(f"experiment {config.experiment}: init is 'pretrained' but no pretrained weights given")
+        load_backbone(model, pretrained_state, config.pretrained_file or "pretrained weights")
+    elif config.init != "scratch":
+        raise ValueError(f"init {config.init!r} is not 'pretrained' or 'scratch'")
+    return model
+
+
+def train_batches(split: Split, config: TrainConfig, epoch: int, start_batch: int) -> Iterator[tuple[int, tuple]]:
+    """(batch index, (uint8 images, classes, mask)) of one epoch, from ``start_batch`` on; all draws seeded."""
+    n = len(split)
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(derived_seed(config.seed, epoch))).numpy()
+    _, height, width = split.array.shape
+    on_gpu = torch.device(config.device).type == "cuda"
+    for b in range(start_batch, math.ceil(n / config.batch_size)):
+        index = order[b * config.batch_size : (b + 1) * config.batch_size]
+        generator = torch.Generator().manual_seed(derived_seed(config.seed, epoch, b + 1))
+        crops = draw_crops(len(index), height, width, config.crop_size, config.hflip, generator)
+        rows = split.rows[index]
+        if on_gpu:  # whole cached images go to the GPU (pinned), crop and flip happen there
+            images = torch.from_numpy(split.array[np.sort(rows)])
+            images = images[torch.from_numpy(np.argsort(np.argsort(rows)))].pin_memory()
+            payload = (images, crops)
+        else:
+            payload = (crop_flip_numpy(split.array, rows, *crops, config.crop_size), None)
+        yield b, (*payload, torch.from_numpy(split.classes[index]), torch.from_numpy(split.mask[index]))
+
+
+def prefetch(iterator: Iterator, depth: int = 3) -> Iterator:
+    """Run ``iterator`` in a background thread, ``depth`` items ahead (overlaps data handling with the step)."""
+    items: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+    failure: list[BaseException] = []
+    stop = threading.Event()
+
+    def worker() -> None:
+        try:
+            for item in iterator:
+                if stop.is_set():
+                    return
+                items.put(item)
+        except BaseException as exc:  # re-raised in the consumer
+            failure.append(exc)
+        finally:
+            items.put(done)
+
+    thread = threading.Thread(target=worker, daemon=True)
+    thread.start()
+    try:
+        while (item := items.get()) is not done:
+            yield item
+        if failure:
+            raise failure[0]
+    finally:
+        stop.set()
+
+
+def evaluate(model: CheXpertNet, split: Split, config: TrainConfig, device: torch.device) -> dict:
+    """Valid loss (masked 2-way softmax) and per-observation image-level AUC."""
+    model.eval()
+    probabilities, logits_all = [], []
+    with torch.no_grad(), autocast_context(config):
+        for start in range(0, len(split), config.eval_batch_size):
+            rows = split.rows[start : start + config.eval_batch_size]
+            order = np.argsort(rows)
+            images = torch.from_numpy(split.array[rows[order]])[torch.from_numpy(np.argsort(order))]
+            images = center_crop(images, config.crop_size).to(device, non_blocking=True)
+            logits = model(images).float()
+            logits_all.append(logits.cpu())
+            probabilities.append(positive_probability(logits).cpu())
+    model.train()
+    logits = torch.cat(logits_all)
+    labels = torch.from_numpy(split.classes)
+    loss = float(binary_cross_entropy(logits, labels.clamp(max=1)))
+    auc = per_observation_auc(split.classes, torch.cat(probabilities).numpy())
+    return {"valid_loss": loss, "valid_auc": auc, "valid_mean_auc": mean_defined(auc)}
+
+
+def save_checkpoint(path: Path, model: CheXpertNet, optimizer, config: TrainConfig, epoch: int, step: int,
+                    **extra) -> None:  # fmt: skip
+    state = {
+        "arch": ARCH,
+        "version": __version__,
+        "config": dataclasses.asdict(config),
+        "state_dict": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "epoch": epoch,
+        "step": step,
+        **extra,
+    }
+    with atomic_path(path, suffix=".pt") as tmp:
+        torch.save(state, tmp)
+
+
+def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> tuple[CheXpertNet, dict]:
+    """Rebuild the model from a checkpoint file alone."""
+    checkpoint = torch.load(path, map_location=map_location, weights_only=False)
+    missing = [k for k in CHECKPOINT_KEYS if k not in checkpoint]
+    if missing or checkpoint["arch"] != ARCH:
+        raise ValueError(f"{path} is not a CheXpertNet checkpoint (missing {missing}, arch {checkpoint.get('arch')})")
+    config = checkpoint["config"]
+    model = CheXpertNet(mean=tuple(config["mean"]), std=tuple(config["std"]))
+    model.load_state_dict(checkpoint["state_dict"])
+    return model.eval(), checkpoint
+
+
+def train(
+    config: TrainConfig,
+    train_split: Split,
+    valid_split: Split,
+    weights: np.ndarray,
+    state_dir: Path,
+    pretrained_state: dict | None = None,
+    log: Callable[[dict], None] = lambda record: print(json.dumps(record), file=sys.stderr),
+    stop_after_steps: int | None = None,
+) -> dict:
+    """Train; return {"model", "optimizer", "history", "throughput", "epoch", "step"}.
+
+    ``state_dir/resume.pt`` is written every ``checkpoint_every`` steps and at each epoch's end; if it exists and was
+    made with the same settings, training resumes from it. ``stop_after_steps`` (tests) stops early after that many
+    optimizer steps, as a kill would, without writing final outputs.
+    """
+    device = configure_torch(config)
+    seed_everything(config.seed)
+    model = build_model(config, pretrained_state)
+    fast = use_fast_path(device.type, config.fast)
+    if fast:
+        model.to_channels_last()
+    model.to(device).train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=tuple(config.betas))
+    class_weights = torch.as_tensor(weights, dtype=torch.float32, device=device)
+
+    resume_file = Path(state_dir) / "resume.pt"
+    epoch, batch, step, history = 0, 0, 0, []
+    if resume_file.exists():
+        saved = torch.load(resume_file, map_location=device, weights_only=False)
+        if saved.get("resume_key") == config.resume_key():
+            model.load_state_dict(saved["state_dict"])
+            optimizer.load_state_dict(saved["optimizer"])
+            epoch, batch, step, history = saved["epoch"], saved["batch"], saved["step"], saved["history"]
+            log({"event": "resumed", "file": str(resume_file), "epoch": epoch, "batch": batch, "step": step})
+        else:
+            log({"event": "resume_skipped", "file": str(resume_file), "reason": "made with other settings"})
+
+    def checkpoint(next_epoch: int, next_batch: int) -> None:
+        save_checkpoint(resume_file, model, optimizer, config, next_epoch, step, batch=next_batch, history=history,
+                        resume_key=config.resume_key())  # fmt: skip
+
+    steps_per_epoch = math.ceil(len(train_split) / config.batch_size)
+    images_seen, step_seconds, wait_seconds = 0, 0.0, 0.0
+    progress = tqdm(total=steps_per_epoch * config.epochs, initial=epoch * steps_per_epoch + batch, file=sys.stderr,
+                    desc=f"train {config.experiment} seed {config.seed}", mininterval=10, unit="step")  # fmt: skip
+    steps_this_run = 0
+    with progress:
+        while epoch < config.epochs:
+            tick = time.perf_counter()
+            running = 0.0
+            for b, (images, crops, targets, mask) in prefetch(train_batches(train_split, config, epoch, batch)):
+                got_batch = time.perf_counter()
+                images = images.to(device, non_blocking=True)
+                if crops is not None:
+                    images = crop_flip_gather(images, *crops, config.crop_size)
+                targets, mask = targets.to(device, non_blocking=True), mask.to(device, non_blocking=True)
+                with autocast_context(config):
+                    logits = model(images)
+                loss = weighted_cross_entropy(logits.float(), targets, mask, class_weights)
+                if not torch.isfinite(loss):
+                    raise TrainingDiverged(
+                        f"experiment {config.experiment!r} seed {config.seed}: the loss is {loss.item()} at step "
+                        f"{step + 1} (epoch {epoch + 1}, batch {b + 1}). Lower train.lr or check the input data; "
+                        f"no output was written"
+                    )
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                step += 1
+                steps_this_run += 1
+                batch = b + 1
+                running += loss.item()
+                done = time.perf_counter()
+                wait_seconds += got_batch - tick
+                step_seconds += done - got_batch
+                images_seen += len(targets)
+                tick = done
+                progress.update(1)
+                if step % config.log_every == 0:
+                    record = {"event": "train", "epoch": epoch + 1, "step": step, "loss": running / config.log_every}
+                    history.append(record)
+                    log(record)
+                    running = 0.0
+                if step % config.checkpoint_every == 0 and batch < steps_per_epoch:
+                    checkpoint(epoch, batch)
+                if stop_after_steps is not None and steps_this_run >= stop_after_steps:
+                    return {"stopped": True, "step": step}
+            metrics = evaluate(model, valid_split, config, device)
+            epoch, batch = epoch + 1, 0
+            record = {"event": "epoch", "epoch": epoch, "step": step, **metrics}
+            history.append(record)
+            log({k: v for k, v in record.items() if k != "valid_auc"})
+            checkpoint(epoch, 0)
+    total = step_seconds + wait_seconds
+    throughput = {
+        "images": images_seen,
+        "seconds": round(total, 3),
+        "images_per_s": images_seen / total if total else None,
+        "data_wait_fraction": wait_seconds / total if total else None,
+        "device": str(device),
+        "bf16_channels_last": fast,
+        "threads": config.threads,
+    }
+    return {"model": model, "optimizer": optimizer, "history": history, "throughput": throughput, "epoch": epoch,
+            "step": step}  # fmt: skip
