@@ -34,6 +34,8 @@ def tiny_config(**overrides) -> dict:
     config = yaml.safe_load((REPO / "config/config.yaml").read_text())
     config["phantom"].update(train_patients=40, valid_patients=20)
     config["image"].update(cache_size=40, crop_size=32)
+    config["synthetic"].update(size=32, steps=3, batch_size=4)
+    config["train"].update(epochs=2, batch_size=8, log_every=2, checkpoint_every=5)
     for key, value in overrides.items():
         config[key] = value
     return config
@@ -78,7 +80,18 @@ def test_default_dag_builds_every_data_output(tiny_run):
     # the image count is kept, except the lateral-only patients' images, which are dropped and reported
     assert frontal["images_after"] == both["images_after"] - frontal["images_dropped"]
     assert frontal["lateral_after"] == 0 and frontal["images_substituted"] > 0
-    for rule in ("phantom", "validate"):
+    for name in ("baseline", "frontal", "dataset_norm", "scratch"):
+        model = results / f"models/{name}/seed0"
+        for output in ("model.pt", "history.jsonl", "config.json", "throughput.json"):
+            assert (model / output).exists(), f"{name}: {output}"
+        predictions = pd.read_csv(results / f"predictions/{name}/seed0.csv")
+        assert list(predictions.columns[:4]) == ["Path", "patient", "study", "view"] and len(predictions.columns) == 18
+        assert predictions.iloc[:, 4:].apply(lambda c: c.between(0, 1)).all().all()
+    resolved = json.loads((results / "models/dataset_norm/seed0/config.json").read_text())
+    stats = json.loads((results / "stats/both-multiclass.json").read_text())
+    assert resolved["mean"] == [stats["mean"]] * 3 and resolved["normalization"] == "dataset"
+    assert json.loads((results / "models/scratch/seed0/config.json").read_text())["init"] == "scratch"
+    for rule in ("phantom", "validate", "pretrain_synthetic"):
         assert (results / f"logs/{rule}.log").exists() and (results / f"benchmarks/{rule}.tsv").exists()
     assert not list(results.rglob("*.tmp*")), "temporary files left behind"
 
@@ -113,7 +126,9 @@ def test_real_chexpert_config_dry_run_shows_the_whole_plan(tmp_path):
     (workdir / "config/mine.yaml").write_text(yaml.safe_dump(config))
     result = snakemake(workdir, "-n", "--configfile", "config/mine.yaml")
     plan = result.stdout + result.stderr
-    for rule, count in (("validate", 1), ("cache", 2), ("manifest", 4), ("stats", 2)):
+    jobs = (("fetch_weights", 1), ("validate", 1), ("cache", 2), ("manifest", 4), ("stats", 2), ("train", 4),
+            ("predict", 4))  # fmt: skip
+    for rule, count in jobs:
         assert any(line.split() == [rule, str(count)] for line in plan.splitlines()), f"{rule} x{count}:\n{plan}"
     assert "phantom" not in plan.split("Job stats")[1].split("\n\n")[0]
     assert "results/chexpert/cache/train.npy" in plan

@@ -14,7 +14,7 @@ import sys
 from chexpertnet import __version__
 from chexpertnet.chexpert import DataError
 
-COMMANDS = ("phantom", "validate", "cache", "manifest", "stats")
+COMMANDS = ("phantom", "validate", "cache", "manifest", "stats", "fetch-weights", "pretrain", "train", "predict")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,7 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"chexpertnet {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
-        module = importlib.import_module(f"chexpertnet.commands.{name}")
+        module = importlib.import_module(f"chexpertnet.commands.{name.replace('-', '_')}")
         p = sub.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(p)
         p.set_defaults(run=module.run)

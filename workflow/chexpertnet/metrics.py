@@ -20,9 +20,11 @@ def auc(labels: np.ndarray, scores: np.ndarray) -> float:
     return float(roc_auc_score(labels, scores))
 
 
-def per_observation_auc(labels: np.ndarray, scores: np.ndarray) -> list[float]:
-    """AUC per column of (N, J) 0/1 labels and scores."""
-    return [auc(labels[:, j], scores[:, j]) for j in range(labels.shape[1])]
+def per_observation_auc(labels: np.ndarray, scores: np.ndarray, use: np.ndarray | None = None) -> list[float]:
+    """AUC per column of (N, J) 0/1 labels and scores, over the entries where ``use`` (N, J) is true."""
+    if use is None:
+        use = np.ones(labels.shape, dtype=bool)
+    return [auc(labels[use[:, j], j], scores[use[:, j], j]) for j in range(labels.shape[1])]
 
 
 def mean_defined(values: Sequence[float]) -> float:

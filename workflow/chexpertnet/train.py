@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-import math
 import os
 import queue
 import sys
@@ -135,13 +134,21 @@ def build_model(config: TrainConfig, pretrained_state: dict | None) -> CheXpertN
     return model
 
 
+def steps_per_epoch(n: int, batch_size: int) -> int:
+    """Full batches only (the last partial batch of each epoch's permutation is dropped, as timm and torchvision's
+    references do): batch-norm statistics of a batch of one image are undefined at small sizes."""
+    if n < batch_size:
+        raise ValueError(f"{n} training images are fewer than one batch of {batch_size}: lower train.batch_size")
+    return n // batch_size
+
+
 def train_batches(split: Split, config: TrainConfig, epoch: int, start_batch: int) -> Iterator[tuple[int, tuple]]:
     """(batch index, (uint8 images, classes, mask)) of one epoch, from ``start_batch`` on; all draws seeded."""
     n = len(split)
     order = torch.randperm(n, generator=torch.Generator().manual_seed(derived_seed(config.seed, epoch))).numpy()
     _, height, width = split.array.shape
     on_gpu = torch.device(config.device).type == "cuda"
-    for b in range(start_batch, math.ceil(n / config.batch_size)):
+    for b in range(start_batch, steps_per_epoch(n, config.batch_size)):
         index = order[b * config.batch_size : (b + 1) * config.batch_size]
         generator = torch.Generator().manual_seed(derived_seed(config.seed, epoch, b + 1))
         crops = draw_crops(len(index), height, width, config.crop_size, config.hflip, generator)
@@ -199,9 +206,11 @@ def evaluate(model: CheXpertNet, split: Split, config: TrainConfig, device: torc
             probabilities.append(positive_probability(logits).cpu())
     model.train()
     logits = torch.cat(logits_all)
-    labels = torch.from_numpy(split.classes)
-    loss = float(binary_cross_entropy(logits, labels.clamp(max=1)))
-    auc = per_observation_auc(split.classes, torch.cat(probabilities).numpy())
+    # Validation labels are 0/1; entries that are masked or uncertain (possible in a custom manifest) are skipped.
+    use = (split.mask > 0) & (split.classes < 2)
+    binary = torch.from_numpy(use)
+    loss = float(binary_cross_entropy(logits[binary], torch.from_numpy(split.classes)[binary]))
+    auc = per_observation_auc(split.classes, torch.cat(probabilities).numpy(), use)
     return {"valid_loss": loss, "valid_auc": auc, "valid_mean_auc": mean_defined(auc)}
 
 
@@ -275,9 +284,9 @@ def train(
         save_checkpoint(resume_file, model, optimizer, config, next_epoch, step, batch=next_batch, history=history,
                         resume_key=config.resume_key())  # fmt: skip
 
-    steps_per_epoch = math.ceil(len(train_split) / config.batch_size)
+    epoch_steps = steps_per_epoch(len(train_split), config.batch_size)
     images_seen, step_seconds, wait_seconds = 0, 0.0, 0.0
-    progress = tqdm(total=steps_per_epoch * config.epochs, initial=epoch * steps_per_epoch + batch, file=sys.stderr,
+    progress = tqdm(total=epoch_steps * config.epochs, initial=epoch * epoch_steps + batch, file=sys.stderr,
                     desc=f"train {config.experiment} seed {config.seed}", mininterval=10, unit="step")  # fmt: skip
     steps_this_run = 0
     with progress:
@@ -317,7 +326,7 @@ def train(
                     history.append(record)
                     log(record)
                     running = 0.0
-                if step % config.checkpoint_every == 0 and batch < steps_per_epoch:
+                if step % config.checkpoint_every == 0 and batch < epoch_steps:
                     checkpoint(epoch, batch)
                 if stop_after_steps is not None and steps_this_run >= stop_after_steps:
                     return {"stopped": True, "step": step}

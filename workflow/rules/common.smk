@@ -23,6 +23,8 @@ wildcard_constraints:
     split="|".join(SPLITS),
     views="|".join(VIEWS),
     uncertainty="|".join(UNCERTAINTY),
+    experiment="|".join(sorted(config["experiments"])),
+    seed=r"\d+",
 
 
 def shell_prefix():
@@ -82,6 +84,98 @@ def manifest_path(views, uncertainty, split, kind="csv"):
     return f"{RESULTS}/manifests/{variant(views, uncertainty)}/{split}{suffix}"
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# Training
+IMAGENET_WEIGHTS = "resources/densenet121-imagenet.pth"
+SYNTHETIC_WEIGHTS = f"{RESULTS}/pretrained/densenet121-synthetic.pt"
+GPUS_PER_TRAINING = 1 if config["train"]["device"] == "cuda" else 0
+TRAIN_RUNTIME_MIN = 60 if config["dataset"]["source"] == "phantom" else 24 * 60
+
+
+def pretrained_file():
+    """The backbone for `init: pretrained`: synthetic | torchvision | a path to a state dict."""
+    source = config["train"]["pretrained"]
+    if source == "synthetic":
+        return SYNTHETIC_WEIGHTS
+    if source == "torchvision":
+        return IMAGENET_WEIGHTS
+    return source
+
+
+def experiment(wildcards):
+    return config["experiments"][wildcards.experiment]
+
+
+def train_inputs(wildcards):
+    e = experiment(wildcards)
+    inputs = {
+        "train_manifest": manifest_path(e["views"], e["uncertainty"], "train"),
+        "train_weights": manifest_path(
+            e["views"], e["uncertainty"], "train", "weights"
+        ),
+        "valid_manifest": manifest_path(e["views"], e["uncertainty"], "valid"),
+        "train_cache": f"{RESULTS}/cache/train.npy",
+        "train_index": f"{RESULTS}/cache/train.index.csv",
+        "valid_cache": f"{RESULTS}/cache/valid.npy",
+        "valid_index": f"{RESULTS}/cache/valid.index.csv",
+    }
+    if e["init"] == "pretrained":
+        inputs["pretrained"] = pretrained_file()
+    if e["normalization"] == "dataset":
+        inputs["stats"] = (
+            f"{RESULTS}/stats/{variant(e['views'], e['uncertainty'])}.json"
+        )
+    return inputs
+
+
+def experiment_args(wildcards, input):
+    """The experiment's factors as `chexpertnet train` flags (part of the params, so a change reruns the job)."""
+    e = experiment(wildcards)
+    args = f"--init {e['init']} --normalization {e['normalization']}"
+    if e["init"] == "pretrained":
+        args += f" --pretrained {input.pretrained}"
+    if e["normalization"] == "dataset":
+        args += f" --stats {input.stats}"
+    return args
+
+
+def train_args():
+    t = config["train"]
+    flags = [
+        f"--batch-size {t['batch_size']}",
+        f"--epochs {t['epochs']}",
+        f"--lr {t['lr']}",
+        f"--betas {t['betas'][0]} {t['betas'][1]}",
+        f"--crop-size {config['image']['crop_size']}",
+        "--hflip" if config["image"]["hflip"] else "--no-hflip",
+        f"--device {t['device']}",
+        "--fast" if t["fast"] else "--no-fast",
+        "--deterministic" if t["deterministic"] else "--no-deterministic",
+        f"--log-every {t['log_every']}",
+        f"--checkpoint-every {t['checkpoint_every']}",
+    ]
+    return " ".join(flags)
+
+
+def predict_inputs(wildcards):
+    e = experiment(wildcards)
+    return {
+        "model": f"{RESULTS}/models/{wildcards.experiment}/seed{wildcards.seed}/model.pt",
+        "manifest": manifest_path(e["views"], e["uncertainty"], "valid"),
+        "cache": f"{RESULTS}/cache/valid.npy",
+        "index": f"{RESULTS}/cache/valid.index.csv",
+    }
+
+
+def runs():
+    """(experiment, seed) of every configured training job."""
+    return [
+        (name, seed)
+        for name, e in sorted(config["experiments"].items())
+        for seed in e["seeds"]
+    ]
+
+
 def all_targets():
     targets = [f"{RESULTS}/validation.json"]
     targets += [
@@ -96,6 +190,9 @@ def all_targets():
                 for kind in ("csv", "summary", "weights")
             ]
         targets.append(f"{RESULTS}/stats/{variant(views, uncertainty)}.json")
+    for name, seed in runs():
+        targets.append(f"{RESULTS}/models/{name}/seed{seed}/model.pt")
+        targets.append(f"{RESULTS}/predictions/{name}/seed{seed}.csv")
     return targets
 
 

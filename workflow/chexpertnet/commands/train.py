@@ -59,11 +59,11 @@ def load_split(manifest_file: str, cache: list[str]):
 def run(args: argparse.Namespace) -> None:
     import numpy as np
     import pandas as pd
-    import torch
 
     from chexpertnet.fileio import write_json, write_text
     from chexpertnet.model import IMAGENET_MEAN, IMAGENET_STD
     from chexpertnet.train import TrainConfig, save_checkpoint, train
+    from chexpertnet.weights import load_pretrained_state
 
     if args.normalization == "dataset":
         if not args.stats:
@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> None:
     if args.init == "pretrained":
         if not args.pretrained:
             raise SystemExit("--init pretrained needs --pretrained FILE")
-        pretrained_state = torch.load(args.pretrained, map_location="cpu", weights_only=True)
+        pretrained_state = load_pretrained_state(args.pretrained)
     config = TrainConfig(
         experiment=args.experiment, seed=args.seed, init=args.init,
         pretrained_file=args.pretrained if args.init == "pretrained" else None,

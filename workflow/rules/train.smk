@@ -1,0 +1,100 @@
+# pretrained weights -> training per (experiment, seed) -> predictions on the validation set
+
+
+localrules:
+    fetch_weights,
+
+
+rule fetch_weights:
+    output:
+        IMAGENET_WEIGHTS,
+    log:
+        "resources/logs/fetch_weights.log",
+    conda:
+        CONDA_ENV
+    params:
+        code=code_hash("fetch_weights"),
+    shell:
+        "python -m chexpertnet fetch-weights --out {output} 2> {log}"
+
+
+rule pretrain_synthetic:
+    output:
+        model=SYNTHETIC_WEIGHTS,
+        summary=f"{RESULTS}/pretrained/densenet121-synthetic.json",
+    log:
+        f"{LOGS}/pretrain_synthetic.log",
+    benchmark:
+        f"{BENCHMARKS}/pretrain_synthetic.tsv"
+    conda:
+        CONDA_ENV
+    threads: config["train"]["threads"]
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    params:
+        size=config["synthetic"]["size"],
+        steps=config["synthetic"]["steps"],
+        batch_size=config["synthetic"]["batch_size"],
+        seed=config["synthetic"]["seed"],
+        code=code_hash("pretrain"),
+    shell:
+        "python -m chexpertnet pretrain --size {params.size} --steps {params.steps}"
+        " --batch-size {params.batch_size} --seed {params.seed} --threads {threads}"
+        " --out {output.model} --summary {output.summary} 2> {log}"
+
+
+rule train:
+    input:
+        unpack(train_inputs),
+    output:
+        model=f"{RESULTS}/models/{{experiment}}/seed{{seed}}/model.pt",
+        history=f"{RESULTS}/models/{{experiment}}/seed{{seed}}/history.jsonl",
+        config=f"{RESULTS}/models/{{experiment}}/seed{{seed}}/config.json",
+        throughput=f"{RESULTS}/models/{{experiment}}/seed{{seed}}/throughput.json",
+    log:
+        f"{LOGS}/train/{{experiment}}/seed{{seed}}.log",
+    benchmark:
+        f"{BENCHMARKS}/train/{{experiment}}/seed{{seed}}.tsv"
+    conda:
+        CONDA_ENV
+    threads: config["train"]["threads"]
+    resources:
+        gpu=GPUS_PER_TRAINING,
+        mem_mb=8000,
+        runtime=TRAIN_RUNTIME_MIN,
+    params:
+        experiment_args=experiment_args,
+        train_args=train_args(),
+        state_dir=f"{RESULTS}/state/{{experiment}}/seed{{seed}}",
+        code=code_hash("train"),
+    shell:
+        "python -m chexpertnet train --experiment {wildcards.experiment} --seed {wildcards.seed}"
+        " --train-manifest {input.train_manifest} --train-weights {input.train_weights}"
+        " --valid-manifest {input.valid_manifest}"
+        " --train-cache {input.train_cache} {input.train_index} --valid-cache {input.valid_cache} {input.valid_index}"
+        " {params.experiment_args} {params.train_args} --threads {threads} --state-dir {params.state_dir}"
+        " --out-model {output.model} --out-history {output.history} --out-config {output.config}"
+        " --out-throughput {output.throughput} 2> {log}"
+
+
+rule predict:
+    input:
+        unpack(predict_inputs),
+    output:
+        f"{RESULTS}/predictions/{{experiment}}/seed{{seed}}.csv",
+    log:
+        f"{LOGS}/predict/{{experiment}}/seed{{seed}}.log",
+    conda:
+        CONDA_ENV
+    threads: config["train"]["threads"]
+    resources:
+        gpu=GPUS_PER_TRAINING,
+        mem_mb=4000,
+        runtime=30,
+    params:
+        device=config["train"]["device"],
+        code=code_hash("predict"),
+    shell:
+        "python -m chexpertnet predict --model {input.model} --manifest {input.manifest}"
+        " --cache {input.cache} {input.index} --device {params.device} --threads {threads} --out {output} 2> {log}"
