@@ -216,6 +216,11 @@ def finding(severity=0.8, side=-1, lateral=0.6, vertical=0.5, depth=0.5, seed=5,
         ("Fracture", "frontal", finding(lateral=0.7, vertical=0.4)),
         ("Support Devices", "frontal", finding(variant=phantom.PACEMAKER | phantom.ET_TUBE)),
         ("Consolidation", "lateral", finding(vertical=0.6)),
+        ("Cardiomegaly", "lateral", finding()),
+        ("Enlarged Cardiomediastinum", "lateral", finding()),
+        ("Pneumothorax", "lateral", finding()),
+        ("Pleural Other", "lateral", finding(vertical=0.45)),
+        ("Atelectasis", "lateral", finding(vertical=0.8)),
         ("Lung Lesion", "lateral", finding(variant=1)),
         ("Pleural Effusion", "lateral", finding(severity=0.3)),
         ("Support Devices", "lateral", finding(variant=phantom.NG_TUBE)),
@@ -245,6 +250,26 @@ def test_some_findings_show_on_the_lateral_view_only():
     assert np.array_equal(frontal.image, plain.image)
     big = render(ANATOMY, {"Pleural Effusion": finding(severity=0.9)}, "frontal", (390, 320), "AP", seed=3)
     assert big.visible["Pleural Effusion"]
+
+
+@pytest.mark.parametrize("name", ["Pneumothorax", "Pleural Other", "Enlarged Cardiomediastinum", "Cardiomegaly"])
+def test_both_views_show_findings_with_a_lateral_signature(name):
+    for severity in (phantom.MIN_SEVERITY, 0.9):
+        f = {name: finding(severity=severity, vertical=0.45)}
+        plain = render(ANATOMY, {}, "lateral", (320, 320), "", seed=3).image.astype(np.int16)
+        for view, size in (("frontal", (390, 320)), ("lateral", (320, 320))):
+            shown = render(ANATOMY, f, view, size, "", seed=3)
+            assert shown.visible[name] and shown.boxes[name] is not None
+        assert np.abs(shown.image.astype(np.int16) - plain).max() > 20
+
+
+def test_fracture_shows_on_the_frontal_view_only():
+    f = {"Fracture": finding(lateral=0.7, vertical=0.4)}
+    lateral = render(ANATOMY, f, "lateral", (320, 320), "", seed=3)
+    plain = render(ANATOMY, {}, "lateral", (320, 320), "", seed=3)
+    assert not lateral.visible["Fracture"] and lateral.boxes["Fracture"] is None
+    assert np.array_equal(lateral.image, plain.image)
+    assert render(ANATOMY, f, "frontal", (390, 320), "PA", seed=3).visible["Fracture"]
 
 
 def test_render_is_pure_and_seeded():

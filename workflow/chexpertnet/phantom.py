@@ -100,6 +100,8 @@ SICK_WHEN_NORMAL = 0.5  # a study the copula leaves normal gets one finding with
 PATIENT_SHARE = 0.5  # fraction of a study's latent variance shared by all studies of the patient
 MIN_SEVERITY = 0.15
 EFFUSION_FRONTAL_SEVERITY = 0.5  # effusions at or below this are seen on the lateral view only
+LESION_RADIUS = (0.045, 0.035)  # a nodule's radius (image widths) at severity 0 and its growth to severity 1
+LESION_AMP = (0.6, 0.4)
 LATERAL_ONLY_EVERY = 200  # train patients 100, 300, 500, ... have only lateral images (0.5 %)
 
 # Device kinds (bits of Finding.variant for Support Devices).
@@ -689,7 +691,7 @@ def _render_frontal(
     density += 0.12 * heart + 0.08 * med
     if "Cardiomegaly" in findings:
         s = findings["Cardiomegaly"].severity
-        gu, gv = 1.08 + 0.45 * s, 1 + 0.12 * s
+        gu, gv = 1.12 + 0.45 * s, 1.02 + 0.12 * s
         bu, bv = hu + 0.45 * (gu - 1) * hau, hv + 0.3 * (gv - 1) * hav
         bsl = cv.ellipse_window(bu, bv, hau * gu * 1.5, hav * gv * 1.5)
         big = cv.ellipse(bsl, bu, bv, hau * gu, hav * gv, edge=2.0, angle=tilt, profile=True)
@@ -926,10 +928,11 @@ def _paint_lung_lesion(sc: _Scene, f: Finding) -> None:
         return
     cv = sc.cv
     pu, pv = sc.geo.point(f.side, f.lateral, f.vertical)
-    rad = 0.024 + 0.024 * f.severity
+    rad = LESION_RADIUS[0] + LESION_RADIUS[1] * f.severity
     rv = rad * cv.ux / cv.vy
     sl = cv.ellipse_window(pu, pv, rad, rv)
-    sc.layer("Lung Lesion")[sl] += (0.38 + 0.4 * f.severity) * cv.ellipse(sl, pu, pv, rad, rv, edge=1.2, profile=True)
+    amp = LESION_AMP[0] + LESION_AMP[1] * f.severity
+    sc.layer("Lung Lesion")[sl] += amp * cv.ellipse(sl, pu, pv, rad, rv, edge=1.2, profile=True)
     sc.done("Lung Lesion")
 
 
@@ -957,16 +960,16 @@ def _paint_atelectasis(sc: _Scene, f: Finding) -> None:
     cv, geo = sc.cv, sc.geo
     au = geo.lungs[f.side][2]
     pu, pv = geo.point(f.side, f.lateral, f.vertical)
-    pv = min(pv, geo.domes[f.side] - _dome_lift(sc.findings)[f.side] - 0.035)
-    length = au * (0.5 + 0.4 * f.severity)
+    pv = min(pv, geo.domes[f.side] - _dome_lift(sc.findings)[f.side] - 0.05)
+    length = au * (0.55 + 0.4 * f.severity)
     tilt = f.side * 0.08
     pts = [(pu - length / 2, pv - tilt * length / 2), (pu + length / 2, pv + tilt * length / 2)]
     cv.polyline(
         sc.layer("Atelectasis"),
         pts,
-        width=2.5 + 2.5 * f.severity,
-        amp=0.35 + 0.35 * f.severity,
-        clip=np.clip(sc.air * 1.6, 0.0, 1.0),
+        width=3.5 + 3.5 * f.severity,
+        amp=0.5 + 0.4 * f.severity,
+        clip=np.clip(sc.air * 2.5, 0.0, 1.0),
     )
     sc.done("Atelectasis")
 
@@ -985,13 +988,13 @@ def _paint_effusion(sc: _Scene, f: Finding) -> None:
         top = geo.domes[side] - lift[side]
         sl = cv.window(cu - au * 1.1, cu + au * 1.1, top - 0.4, top + 0.16)
         u, v = cv.u[sl], cv.v[sl]
-        h = 0.05 + 0.5 * (sev - EFFUSION_FRONTAL_SEVERITY)  # height of the meniscus at the lateral wall
+        h = 0.1 + 0.5 * (sev - EFFUSION_FRONTAL_SEVERITY)  # height of the meniscus at the lateral wall
         lat = np.clip(side * (u - cu) / au, -1.0, 1.0)
-        level = top + 0.08 - h * (0.35 + 0.65 * ((lat + 1) / 2) ** 2)
+        level = top + 0.06 - h * (0.4 + 0.6 * ((lat + 1) / 2) ** 2)
         du, dv = (u - cu) / (au * 1.04), (v - cvv) / (av * 1.03)
         inside = _soft((1.0 - np.sqrt(du * du + dv * dv)) * (au * cv.ux / 2.5))
         fluid = _soft((v - level) * (cv.vy / 2.5)) * inside * _soft((top + 0.13 - v) * (cv.vy / 4.0))
-        d[sl] += fluid * (0.2 + AIR * sc.air[sl] / np.maximum(sc.lung[sl], 0.3))
+        d[sl] += fluid * (0.3 + AIR * sc.air[sl] / np.maximum(sc.lung[sl], 0.3))
     sc.done("Pleural Effusion", frac=0.1)
 
 
@@ -1119,15 +1122,15 @@ def _render_lateral(
     heart[hsl] = cv.ellipse(hsl, hu, hv, hau, hav, edge=4.0, angle=tilt, profile=True)
     heart_mask[hsl] = cv.ellipse(hsl, hu, hv, hau, hav, edge=4.0, angle=tilt)
     density += 0.1 * heart
-    if "Cardiomegaly" in findings:
+    if "Cardiomegaly" in findings:  # the heart grows back into the retrocardiac space and up
         s = findings["Cardiomegaly"].severity
-        g = 1.08 + 0.4 * s
-        bu = hu + 0.5 * (g - 1) * hau
-        bsl = cv.ellipse_window(bu, hv, hau * g * 1.5, hav * 1.5)
-        big = cv.ellipse(bsl, bu, hv, hau * g, hav * (1 + 0.08 * s), edge=4.0, angle=tilt, profile=True)
-        big_mask = cv.ellipse(bsl, bu, hv, hau * g, hav * (1 + 0.08 * s), edge=4.0, angle=tilt)
+        gu, gv = 1.15 + 0.45 * s, 1.08 + 0.2 * s
+        bu, bv = hu + 0.55 * (gu - 1) * hau, hv - 0.3 * (gv - 1) * hav
+        bsl = cv.ellipse_window(bu, bv, hau * gu * 1.5, hav * gv * 1.5)
+        big = cv.ellipse(bsl, bu, bv, hau * gu, hav * gv, edge=3.0, angle=tilt, profile=True)
+        big_mask = cv.ellipse(bsl, bu, bv, hau * gu, hav * gv, edge=3.0, angle=tilt)
         sc.extra["heart"] = (bsl, big_mask)
-        sc.layer("Cardiomegaly")[bsl] += 0.1 * (big - heart[bsl])
+        sc.layer("Cardiomegaly")[bsl] += 0.12 * np.clip(big - heart[bsl], 0.0, None)
         sc.done("Cardiomegaly", box=_bbox(big_mask, frac=0.5, origin=(bsl[0].start, bsl[1].start)))
     ssl = cv.window(0.12, 0.58, -0.1, 1.1)
     su, sv = u[ssl], v[ssl]
@@ -1158,7 +1161,7 @@ def _render_lateral(
     sc.air[lsl] = sc.lung[lsl] * depth * (1 - cover)
     if "Cardiomegaly" in findings:
         bsl, big_mask = sc.extra["heart"]
-        sc.layer("Cardiomegaly")[bsl] += AIR * 0.6 * np.clip(big_mask - heart_mask[bsl], 0, 1) * sc.air[bsl]
+        sc.layer("Cardiomegaly")[bsl] += AIR * 0.8 * np.clip(big_mask - heart_mask[bsl], 0, 1) * sc.air[bsl]
     trsl = cv.window(-0.1, 0.12, -0.1, 0.45)
     trachea = _soft((0.02 - np.abs(u[trsl] - (-0.03 + 0.14 * v[trsl]))) * (cv.ux / 1.5))
     density[trsl] -= 0.08 * trachea * _soft((0.4 - v[trsl]) * (cv.vy / 3.0))
@@ -1175,14 +1178,15 @@ def _render_lateral(
     table = _ray_table(rng_v)
     idx = (np.arctan2(dv, du) * (len(table) / (2 * math.pi)) + rr * 0.03).astype(np.int32) % len(table)
     breaks = _soft((_smooth_noise(rng_v, air.shape, (air.shape[0] // 12, air.shape[1] // 12)) + 0.6) * 3.0)
-    density[lsl] += 0.06 * table[idx] * np.exp(rr * (-1.0 / (0.18 * cv.vy))) * _soft((rr - 5.0) * 0.5) * breaks * air
+    vessels = 0.06 * table[idx] * np.exp(rr * (-1.0 / (0.18 * cv.vy))) * _soft((rr - 5.0) * 0.5) * breaks * air
+    density[lsl] += vessels
+    sc.extra["vessels"] = (lsl, vessels)
 
     for name, painter in _LATERAL_PAINTERS.items():
         if name in findings:
             painter(sc, findings[name])
-    for name in ("Pneumothorax", "Pleural Other", "Fracture"):  # not seen on this phantom's lateral view
-        if name in findings:
-            sc.hidden(name)
+    if "Fracture" in findings:  # a rib fracture is not seen on this phantom's lateral view
+        sc.hidden("Fracture")
     sc.base = density.copy()
     for layer in sc.layers.values():
         density += layer
@@ -1200,12 +1204,56 @@ def _lat_blob(sc: _Scene, f: Finding, radius: float, spread: float = 3.0) -> tup
 
 
 def _lat_ecm(sc: _Scene, f: Finding) -> None:
-    """The retrosternal clear space fills in."""
+    """A widened upper mediastinum: soft tissue fills the retrosternal clear space from the sternum back."""
     cv = sc.cv
-    sl = cv.ellipse_window(-0.2, 0.33, 0.14, 0.14)
-    blob = cv.ellipse(sl, -0.2, 0.33, 0.07 + 0.05 * f.severity, 0.11, edge=5.0, profile=True)
-    sc.layer("Enlarged Cardiomediastinum")[sl] += (0.15 + 0.3 * f.severity) * blob * sc.lung[sl]
+    sl = cv.window(-0.42, 0.1, 0.08, 0.6)
+    u, v = cv.u[sl], cv.v[sl]
+    front = -0.36 + 0.1 * v  # the sternum's line
+    reach = 0.1 + 0.14 * f.severity  # how far back from the sternum the mass reaches
+    mass = _soft((front + reach - u) * (cv.ux / 5.0)) * _soft((u - front + 0.02) * (cv.ux / 3.0))
+    mass *= _soft((v - 0.17) * (cv.vy / 6.0)) * _soft((0.5 - v) * (cv.vy / 8.0))
+    fill = mass * sc.lung[sl]
+    sc.layer("Enlarged Cardiomediastinum")[sl] += (0.12 + 0.12 * f.severity) * fill + AIR * 0.85 * fill * sc.air[sl]
     sc.done("Enlarged Cardiomediastinum", frac=0.2)
+
+
+def _lat_pneumothorax(sc: _Scene, f: Finding) -> None:
+    """Air in front of and above the collapsing lung: a dark band without markings, edged by the pleural line."""
+    cv, geo = sc.cv, sc.geo
+    cu, cvv, au, av = geo.lung
+    k = 0.12 + 0.25 * f.severity
+    anchor_u, anchor_v = cu + 0.4 * au, geo.dome  # collapse toward the hilum, back and down
+    su, sv = au * (1 - k), av * (1 - 0.8 * k)
+    ccu, ccv = anchor_u + (cu - anchor_u) * (1 - k), anchor_v + (cvv - anchor_v) * (1 - 0.8 * k)
+    sl = cv.window(cu - au, cu + au, cvv - av, geo.dome + 0.05, margin=4)
+    u, v = cv.u[sl], cv.v[sl]
+    du, dv = (u - ccu) / su, (v - ccv) / sv
+    rr = np.sqrt(du * du + dv * dv)
+    scale = min(su * cv.ux, sv * cv.vy)
+    inner = _soft((1.0 - rr) * scale)
+    zone = _soft((cvv + 0.05 - v) * (cv.vy / 8.0)) * _soft((cu + 0.45 * au - u) * (cv.ux / 8.0))  # apical, anterior
+    space = np.clip(sc.lung[sl] - inner, 0.0, 1.0) * zone
+    line = np.exp(-(((rr - 1.0) * scale) ** 2) * (1 / 2.0)) * zone * np.clip(sc.lung[sl] * 1.5, 0, 1)
+    vsl, vessels = sc.extra["vessels"]
+    d = sc.layer("Pneumothorax")
+    d[sl] += -(0.16 + 0.1 * f.severity) * space + 0.2 * line
+    d[vsl] -= vessels * np.clip(d[vsl] * -10.0, 0.0, 1.0)  # no lung markings in the air
+    sc.done("Pneumothorax", frac=0.2)
+
+
+def _lat_pleural_other(sc: _Scene, f: Finding) -> None:
+    """Pleural thickening: a smooth band along the posterior chest wall, mid-zone."""
+    cv, geo = sc.cv, sc.geo
+    cu, cvv, au, av = geo.lung
+    _, pv = geo.point(0.5, f.vertical)
+    sl = cv.window(cu, cu + au, pv - 0.25, pv + 0.25)
+    u, v = cv.u[sl], cv.v[sl]
+    r = np.sqrt(((u - cu) / au) ** 2 + ((v - cvv) / av) ** 2)
+    depth_px = (1.0 - r) * au * cv.ux
+    band = _soft((11.0 + 14.0 * f.severity - depth_px) / 1.2) * np.clip(sc.lung[sl] * 1.2, 0, 1)
+    band *= _soft(((u - cu) / au - 0.3) * 12.0) * np.exp(-(((v - pv) / (0.1 + 0.08 * f.severity)) ** 4))
+    sc.layer("Pleural Other")[sl] += (0.5 + 0.3 * f.severity) * band + AIR * band * sc.air[sl]
+    sc.done("Pleural Other", frac=0.2)
 
 
 def _lat_lung_opacity(sc: _Scene, f: Finding) -> None:
@@ -1236,10 +1284,11 @@ def _lat_lung_lesion(sc: _Scene, f: Finding) -> None:
     pu, pv = sc.geo.point(f.depth, f.vertical)
     if f.variant == 1:  # retrocardiac space: behind the heart, in front of the spine
         pu, pv = _RETROCARDIAC[0] + 0.15 * (f.depth - 0.62), _RETROCARDIAC[1] + 0.25 * (f.vertical - 0.73)
-    rad = 0.024 + 0.024 * f.severity
+    rad = LESION_RADIUS[0] + LESION_RADIUS[1] * f.severity
     rv = rad * cv.ux / cv.vy
     sl = cv.ellipse_window(pu, pv, rad, rv)
-    sc.layer("Lung Lesion")[sl] += (0.38 + 0.4 * f.severity) * cv.ellipse(sl, pu, pv, rad, rv, edge=1.2, profile=True)
+    amp = LESION_AMP[0] + LESION_AMP[1] * f.severity
+    sc.layer("Lung Lesion")[sl] += amp * cv.ellipse(sl, pu, pv, rad, rv, edge=1.2, profile=True)
     sc.done("Lung Lesion")
 
 
@@ -1275,14 +1324,14 @@ def _lat_effusion(sc: _Scene, f: Finding) -> None:
     sev = min(1.0, f.severity * (1.15 if f.variant else 1.0))
     sl = cv.window(cu - au, cu + au * 1.1, geo.dome - 0.35, geo.dome + 0.25)
     u, v = cv.u[sl], cv.v[sl]
-    h = 0.02 + 0.22 * sev
+    h = 0.12 + 0.3 * sev
     post = np.clip((u - cu) / au, -1.0, 1.0)
-    level = geo.dome + 0.1 - h * (0.3 + 0.7 * ((post + 1) / 2) ** 2)
+    level = geo.dome + 0.1 - h * (0.25 + 0.75 * ((post + 1) / 2) ** 3)
     du, dv = (u - cu) / (au * 1.03), (v - cvv) / (av * 1.06)
     inside = _soft((1.0 - np.sqrt(du * du + dv * dv)) * (au * cv.ux / 3.0))
     fluid = _soft((v - level) * (cv.vy / 2.5)) * inside * _soft((u - cu + 0.12) * (cv.ux / 6.0))
     fluid *= _soft((geo.dome + 0.2 - v) * (cv.vy / 4.0))
-    sc.layer("Pleural Effusion")[sl] += fluid * (0.2 + AIR * sc.air[sl] / np.maximum(sc.lung[sl], 0.3))
+    sc.layer("Pleural Effusion")[sl] += fluid * (0.3 + AIR * sc.air[sl] / np.maximum(sc.lung[sl], 0.3))
     sc.done("Pleural Effusion", frac=0.1)
 
 
@@ -1309,6 +1358,8 @@ def _lat_devices(sc: _Scene, f: Finding) -> None:
 
 _LATERAL_PAINTERS = {
     "Enlarged Cardiomediastinum": _lat_ecm,
+    "Pneumothorax": _lat_pneumothorax,
+    "Pleural Other": _lat_pleural_other,
     "Lung Opacity": _lat_lung_opacity,
     "Consolidation": _lat_consolidation,
     "Pneumonia": _lat_pneumonia,

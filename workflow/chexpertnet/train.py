@@ -270,19 +270,21 @@ def train(
 
     resume_file = Path(state_dir) / "resume.pt"
     epoch, batch, step, history = 0, 0, 0, []
+    running = 0.0  # sum of the training losses since the last log record
     if resume_file.exists():
         saved = torch.load(resume_file, map_location=device, weights_only=False)
         if saved.get("resume_key") == config.resume_key():
             model.load_state_dict(saved["state_dict"])
             optimizer.load_state_dict(saved["optimizer"])
             epoch, batch, step, history = saved["epoch"], saved["batch"], saved["step"], saved["history"]
+            running = saved["running_loss"]
             log({"event": "resumed", "file": str(resume_file), "epoch": epoch, "batch": batch, "step": step})
         else:
             log({"event": "resume_skipped", "file": str(resume_file), "reason": "made with other settings"})
 
     def checkpoint(next_epoch: int, next_batch: int) -> None:
         save_checkpoint(resume_file, model, optimizer, config, next_epoch, step, batch=next_batch, history=history,
-                        resume_key=config.resume_key())  # fmt: skip
+                        running_loss=running, resume_key=config.resume_key())  # fmt: skip
 
     epoch_steps = steps_per_epoch(len(train_split), config.batch_size)
     images_seen, step_seconds, wait_seconds = 0, 0.0, 0.0
@@ -292,7 +294,6 @@ def train(
     with progress:
         while epoch < config.epochs:
             tick = time.perf_counter()
-            running = 0.0
             for b, (images, crops, targets, mask) in prefetch(train_batches(train_split, config, epoch, batch)):
                 got_batch = time.perf_counter()
                 images = images.to(device, non_blocking=True)

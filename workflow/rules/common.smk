@@ -85,7 +85,8 @@ def manifest_path(views, uncertainty, split, kind="csv"):
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Training
+# Training. Priorities: the short data steps (50) run before anything else, then the synthetic pretraining (10),
+# which gates three of the four default trainings, so no core idles while a long job holds the other.
 IMAGENET_WEIGHTS = "resources/densenet121-imagenet.pth"
 SYNTHETIC_WEIGHTS = f"{RESULTS}/pretrained/densenet121-synthetic.pt"
 GPUS_PER_TRAINING = 1 if config["train"]["device"] == "cuda" else 0

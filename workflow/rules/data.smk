@@ -40,6 +40,7 @@ rule validate:
         f"{LOGS}/validate.log",
     benchmark:
         f"{BENCHMARKS}/validate.tsv"
+    priority: 50
     conda:
         CONDA_ENV
     threads: 4
@@ -64,6 +65,7 @@ rule cache:
         f"{LOGS}/cache/{{split}}.log",
     benchmark:
         f"{BENCHMARKS}/cache/{{split}}.tsv"
+    priority: 50
     conda:
         CONDA_ENV
     threads: 8
@@ -91,6 +93,7 @@ rule manifest:
         f"{LOGS}/manifests/{{views}}-{{uncertainty}}/{{split}}.log",
     benchmark:
         f"{BENCHMARKS}/manifests/{{views}}-{{uncertainty}}/{{split}}.tsv"
+    priority: 50
     conda:
         CONDA_ENV
     threads: 1
@@ -118,6 +121,7 @@ rule stats:
         f"{LOGS}/stats/{{views}}-{{uncertainty}}.log",
     benchmark:
         f"{BENCHMARKS}/stats/{{views}}-{{uncertainty}}.tsv"
+    priority: 50
     conda:
         CONDA_ENV
     threads: 4

@@ -26,6 +26,7 @@ rule pretrain_synthetic:
         f"{LOGS}/pretrain_synthetic.log",
     benchmark:
         f"{BENCHMARKS}/pretrain_synthetic.tsv"
+    priority: 10
     conda:
         CONDA_ENV
     threads: config["train"]["threads"]
