@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+
 from conftest import REPO, write_dataset
 
 pytestmark = pytest.mark.integration
@@ -87,6 +88,9 @@ def test_default_dag_builds_every_data_output(tiny_run):
         predictions = pd.read_csv(results / f"predictions/{name}/seed0.csv")
         assert list(predictions.columns[:4]) == ["Path", "patient", "study", "view"] and len(predictions.columns) == 18
         assert predictions.iloc[:, 4:].apply(lambda c: c.between(0, 1)).all().all()
+        scores = pd.read_csv(results / f"scores/{name}/seed0.csv").set_index("observation")
+        assert len(scores) == 16 and pd.isna(scores.loc["Fracture", "auc"])  # no valid Fracture in the phantom
+        assert 0 <= scores.loc["mean (defined observations)", "auc"] <= 1
     resolved = json.loads((results / "models/dataset_norm/seed0/config.json").read_text())
     stats = json.loads((results / "stats/both-multiclass.json").read_text())
     assert resolved["mean"] == [stats["mean"]] * 3 and resolved["normalization"] == "dataset"
@@ -127,7 +131,7 @@ def test_real_chexpert_config_dry_run_shows_the_whole_plan(tmp_path):
     result = snakemake(workdir, "-n", "--configfile", "config/mine.yaml")
     plan = result.stdout + result.stderr
     jobs = (("fetch_weights", 1), ("validate", 1), ("cache", 2), ("manifest", 4), ("stats", 2), ("train", 4),
-            ("predict", 4))  # fmt: skip
+            ("predict", 4), ("score", 4))  # fmt: skip
     for rule, count in jobs:
         assert any(line.split() == [rule, str(count)] for line in plan.splitlines()), f"{rule} x{count}:\n{plan}"
     assert "phantom" not in plan.split("Job stats")[1].split("\n\n")[0]

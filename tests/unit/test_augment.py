@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+
 from chexpertnet.augment import center_crop, random_crop_flip
 
 

@@ -7,10 +7,11 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
+
 from chexpertnet.cache import build_cache, load_resized, open_cache, rows_for
 from chexpertnet.cli import main
 from chexpertnet.stats import histogram_moments, image_histograms, weighted_histogram
-from PIL import Image
 
 
 def test_cache_matches_direct_decoding(dataset, tmp_path):

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+
 from chexpertnet.cli import COMMANDS, main
 from conftest import REPO
 

@@ -6,9 +6,10 @@ import copy
 
 import pytest
 import yaml
-from conftest import REPO
 from snakemake.utils import validate
 from snakemake_interface_common.exceptions import WorkflowError
+
+from conftest import REPO
 
 SCHEMA = str(REPO / "workflow/schemas/config.schema.yaml")
 PAPER_FACTORS = {"views": "both", "normalization": "imagenet", "init": "pretrained", "uncertainty": "multiclass"}

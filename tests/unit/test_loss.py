@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+
 from chexpertnet.loss import positive_probability, weighted_cross_entropy
 
 

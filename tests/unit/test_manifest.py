@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+
 from chexpertnet.chexpert import read_csv
 from chexpertnet.cli import main
 from chexpertnet.manifest import (

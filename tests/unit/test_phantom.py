@@ -8,11 +8,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
+
 from chexpertnet import phantom
 from chexpertnet.chexpert import PATH_RE, parse_path
 from chexpertnet.observations import CSV_COLUMNS, DATASET_DIR, OBSERVATIONS, PATHOLOGIES
 from chexpertnet.phantom import Finding, PhantomConfig, generate, plan_patient, render
-from PIL import Image
 
 SMALL = PhantomConfig(train_patients=30, valid_patients=20, seed=3)
 

@@ -13,13 +13,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from torchvision.models import densenet121
+
 from chexpertnet.chexpert import DataError
 from chexpertnet.cli import main
 from chexpertnet.model import CheXpertNet, load_backbone
 from chexpertnet.train import Split, TrainConfig, TrainingDiverged, build_model, load_model, train
 from chexpertnet.weights import cached_file, fetch_imagenet_weights, load_pretrained_state
 from conftest import REPO
-from torchvision.models import densenet121
 
 
 def tiny_split(n: int, seed: int, size: int = 40) -> Split:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
 from chexpertnet.chexpert import DataError, parse_label, parse_path, validate_dataset
 from chexpertnet.cli import main
 

@@ -9,12 +9,22 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import pkgutil
 import sys
 
-from chexpertnet import __version__
+from chexpertnet import __version__, commands
 from chexpertnet.chexpert import DataError
 
-COMMANDS = ("phantom", "validate", "cache", "manifest", "stats", "fetch-weights", "pretrain", "train", "predict")
+
+def _discover() -> tuple[str, ...]:
+    """Subcommands are the modules of chexpertnet.commands, in their ORDER (found, not listed here, so adding a
+    command does not change this module, whose hash is part of every rule's staleness check)."""
+    found = [m.name for m in pkgutil.iter_modules(commands.__path__)]
+    ordered = sorted(found, key=lambda name: (importlib.import_module(f"{commands.__name__}.{name}").ORDER, name))
+    return tuple(name.replace("_", "-") for name in ordered)
+
+
+COMMANDS = _discover()
 
 
 def build_parser() -> argparse.ArgumentParser:

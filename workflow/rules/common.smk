@@ -194,6 +194,7 @@ def all_targets():
     for name, seed in runs():
         targets.append(f"{RESULTS}/models/{name}/seed{seed}/model.pt")
         targets.append(f"{RESULTS}/predictions/{name}/seed{seed}.csv")
+        targets.append(f"{RESULTS}/scores/{name}/seed{seed}.csv")
     return targets
 
 

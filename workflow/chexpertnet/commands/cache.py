@@ -7,6 +7,7 @@ import json
 import sys
 import time
 
+ORDER = 30  # position in `chexpertnet --help`
 HELP = "decode and resize every image of a split once into a uint8 array"
 
 

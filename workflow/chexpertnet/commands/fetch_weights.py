@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+ORDER = 60  # position in `chexpertnet --help`
 HELP = "fetch torchvision's ImageNet DenseNet-121 weights once (needs internet or the file in $TORCH_HOME)"
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from chexpertnet.manifest import BLANK_POLICIES, UNCERTAINTY_POLICIES, VIEWS
 
+ORDER = 40  # position in `chexpertnet --help`
 HELP = "images and class labels for one view variant and uncertainty policy, with a summary and class weights"
 
 

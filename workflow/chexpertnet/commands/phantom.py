@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+ORDER = 10  # position in `chexpertnet --help`
 HELP = "generate the built-in synthetic CheXpert (a drop-in for CheXpert-v1.0-small)"
 
 

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+ORDER = 90  # position in `chexpertnet --help`
 HELP = "P(positive) per image and observation for the images of a manifest"
 
 

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+ORDER = 70  # position in `chexpertnet --help`
 HELP = "pretrain DenseNet-121 on synthetic shapes and textures; save its state dict (torchvision key names)"
 
 

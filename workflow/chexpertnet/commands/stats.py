@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+ORDER = 50  # position in `chexpertnet --help`
 HELP = "exact mean and std of the training images, from the cache, weighted as the manifest lists them"
 
 

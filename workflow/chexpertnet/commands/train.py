@@ -8,6 +8,7 @@ import json
 import sys
 from pathlib import Path
 
+ORDER = 80  # position in `chexpertnet --help`
 HELP = "train DenseNet-121 for one experiment and seed (resumes from --state-dir if interrupted)"
 
 

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+ORDER = 20  # position in `chexpertnet --help`
 HELP = "check a CheXpert dataset (CSVs and images); write a report only if everything passes"
 
 

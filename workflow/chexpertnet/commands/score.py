@@ -1,0 +1,47 @@
+"""chexpertnet score: patient-level ROC-AUC per observation with bootstrap confidence intervals."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+ORDER = 100  # position in `chexpertnet --help`
+HELP = "patient-level ROC-AUC per observation, with 95%% bootstrap CIs, from a predictions CSV and CheXpert labels"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--predictions", required=True, help="the predict step's CSV (Path and the 14 observations)")
+    p.add_argument("--labels", required=True, help="a CheXpert-format CSV with 0/1 labels (valid.csv)")
+    p.add_argument("--aggregate", choices=("mean", "max"), default="mean", help="patient score from its images")
+    p.add_argument("--resamples", type=int, default=2000, help="patient bootstrap resamples")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    p.add_argument("--out", required=True, help="CSV: one row per observation, then the two means")
+
+
+def run(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from chexpertnet.chexpert import DataError, patients_of, read_csv
+    from chexpertnet.fileio import write_csv
+    from chexpertnet.observations import OBSERVATIONS
+    from chexpertnet.scoring import score_table
+
+    predictions = pd.read_csv(args.predictions, dtype={"Path": str})
+    labels = read_csv(args.labels)
+    merged = predictions[["Path", *OBSERVATIONS]].merge(labels[["Path", *OBSERVATIONS]], on="Path", how="left",
+                                                        suffixes=("", " label"), indicator=True)  # fmt: skip
+    missing = merged.loc[merged["_merge"] != "both", "Path"].tolist()
+    if missing:
+        raise DataError(
+            f"{args.predictions}: {len(missing)} image(s) have no label in {args.labels}, e.g. {missing[:3]}: "
+            f"score predictions against the labels of the same dataset"
+        )
+    label_values = merged[[f"{o} label" for o in OBSERVATIONS]].apply(pd.to_numeric, errors="raise").to_numpy()
+    table = score_table(
+        patients_of(merged["Path"]), merged[list(OBSERVATIONS)].to_numpy(), label_values, args.aggregate,
+        args.resamples, args.seed,
+    )  # fmt: skip
+    write_csv(args.out, table, float_format="%.6f")
+    summary = table.set_index("observation")["auc"].round(4).to_dict()
+    print(json.dumps({"aggregate": args.aggregate, "auc": summary}), file=sys.stderr)
