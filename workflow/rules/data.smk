@@ -10,6 +10,7 @@ rule phantom:
         f"{LOGS}/phantom.log",
     benchmark:
         f"{BENCHMARKS}/phantom.tsv"
+    priority: 50
     conda:
         CONDA_ENV
     threads: 2

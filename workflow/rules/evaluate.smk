@@ -7,11 +7,6 @@ rule score:
         labels=split_csv("valid"),
     output:
         f"{RESULTS}/scores/{{experiment}}/seed{{seed}}.csv",
-    params:
-        aggregate=config["evaluation"]["aggregate"],
-        resamples=config["evaluation"]["resamples"],
-        seed=config["evaluation"]["seed"],
-        code=code_hash("score"),
     log:
         f"{LOGS}/score/{{experiment}}/seed{{seed}}.log",
     conda:
@@ -20,6 +15,11 @@ rule score:
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        aggregate=config["evaluation"]["aggregate"],
+        resamples=config["evaluation"]["resamples"],
+        seed=config["evaluation"]["seed"],
+        code=code_hash("score"),
     shell:
         "python -m chexpertnet score --predictions {input.predictions} --labels {input.labels}"
         " --aggregate {params.aggregate} --resamples {params.resamples} --seed {params.seed} --out {output} 2> {log}"
