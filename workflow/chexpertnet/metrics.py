@@ -6,6 +6,7 @@ Where one class is absent the AUC is undefined: NaN, excluded from every mean, n
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -89,14 +90,11 @@ def bootstrap_auc(scores: np.ndarray, labels: np.ndarray, counts: np.ndarray) ->
 
 
 def percentile_ci(samples: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
-    """Percentile interval per column, ignoring NaN resamples."""
+    """Percentile interval per column, ignoring NaN resamples (an all-NaN column gives NaN)."""
     tail = (1 - level) / 2 * 100
-    with np.errstate(all="ignore"):
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            return np.nanpercentile(samples, tail, axis=0), np.nanpercentile(samples, 100 - tail, axis=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanpercentile(samples, tail, axis=0), np.nanpercentile(samples, 100 - tail, axis=0)
 
 
 def paired_bootstrap(
@@ -110,12 +108,9 @@ def paired_bootstrap(
     defined = ~np.isnan(auc_a) & ~np.isnan(auc_b)
     boot_a, boot_b = bootstrap_auc(scores_a, labels, counts), bootstrap_auc(scores_b, labels, counts)
     delta = boot_b - boot_a
-    with np.errstate(all="ignore"):
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            mean_delta = np.nanmean(delta[:, defined], axis=1) if defined.any() else np.full(len(delta), np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean_delta = np.nanmean(delta[:, defined], axis=1) if defined.any() else np.full(len(delta), np.nan)
     samples = np.column_stack([delta, mean_delta])
     point = np.r_[auc_b - auc_a, np.mean((auc_b - auc_a)[defined]) if defined.any() else np.nan]
     low, high = percentile_ci(samples, level)

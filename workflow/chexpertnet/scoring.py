@@ -7,7 +7,13 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from chexpertnet.metrics import aggregate_by_patient, bootstrap_auc, bootstrap_counts, per_observation_auc
+from chexpertnet.metrics import (
+    aggregate_by_patient,
+    bootstrap_auc,
+    bootstrap_counts,
+    per_observation_auc,
+    percentile_ci,
+)
 from chexpertnet.observations import ABBREVIATIONS, COMPETITION_TASKS, OBSERVATIONS
 
 UNSTABLE_BELOW = 10  # positives
@@ -35,12 +41,7 @@ def score_table(
         _nanmean(samples[:, defined], axis=1) if defined.any() else np.full(resamples, np.nan),
         _nanmean(samples[:, competition], axis=1) if competition.any() else np.full(resamples, np.nan),
     ])  # fmt: skip
-    all_samples = np.column_stack([samples, means])
-    tail = (1 - level) / 2 * 100
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        low = np.nanpercentile(all_samples, tail, axis=0)
-        high = np.nanpercentile(all_samples, 100 - tail, axis=0)
+    low, high = percentile_ci(np.column_stack([samples, means]), level)
     positives = labels.sum(axis=0).astype(int)
     negatives = (len(labels) - positives).astype(int)
     table = pd.DataFrame({
