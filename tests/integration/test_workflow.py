@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -95,6 +96,28 @@ def test_default_dag_builds_every_data_output(tiny_run):
     stats = json.loads((results / "stats/both-multiclass.json").read_text())
     assert resolved["mean"] == [stats["mean"]] * 3 and resolved["normalization"] == "dataset"
     assert json.loads((results / "models/scratch/seed0/config.json").read_text())["init"] == "scratch"
+    tables = results / "tables"
+    for stem in ("baseline", "frontal", "dataset_norm", "scratch", "comparison", "paper_vs_ours"):
+        for suffix in (".csv", ".md", ".html", ".provenance.json"):
+            assert (tables / f"{stem}{suffix}").stat().st_size > 0, f"{stem}{suffix}"
+    baseline = pd.read_csv(tables / "baseline.csv").set_index("observation")
+    score = pd.read_csv(results / "scores/baseline/seed0.csv").set_index("observation")
+    pd.testing.assert_series_equal(baseline["auc"], score["auc"])  # one seed: the table is the score step's
+    pd.testing.assert_series_equal(baseline["ci_low"], score["ci_low"])
+    assert set(pd.read_csv(tables / "comparison.csv")["experiment"]) == {"frontal", "dataset_norm", "scratch"}
+    provenance = json.loads((tables / "comparison.provenance.json").read_text())
+    assert len(provenance["inputs"]["checkpoints"]) == 4 and len(provenance["inputs"]["manifests"]) == 4
+    for png in ("roc.png", "learning_curves.png"):
+        assert (results / "figures" / png).read_bytes()[:4] == b"\x89PNG"
+    cam = results / "cam/baseline/seed0"
+    assert (cam / "figure1.png").read_bytes()[:4] == b"\x89PNG"
+    localization = pd.read_csv(cam / "localization.csv").set_index("observation")
+    assert "overall" in localization.index and localization.loc["overall", "images"] > 0
+    assert (localization[["hit_rate", "ceiling", "chance"]].stack().between(0, 1)).all()
+    report = (results / "report.html").read_text()
+    for shown in ("comparison.html", "roc.png", "learning_curves.png", "figure1.png", "localization.html"):
+        assert shown in report, shown
+    assert not re.search(r"""<(script|link)[^>]+(src|href)=["']https?:""", report), "the report loads from the web"
     for rule in ("phantom", "validate", "pretrain_synthetic"):
         assert (results / f"logs/{rule}.log").exists() and (results / f"benchmarks/{rule}.tsv").exists()
     assert not list(results.rglob("*.tmp*")), "temporary files left behind"
@@ -103,6 +126,14 @@ def test_default_dag_builds_every_data_output(tiny_run):
 def test_up_to_date_tree_plans_nothing(tiny_run):
     result = snakemake(tiny_run, "--configfile", "config/tiny.yaml", "-n")
     assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_tables_regenerate_byte_identically(tiny_run):  # after the up-to-date check: it touches the tables
+    tables = tiny_run / "results/phantom/tables"
+    before = {p.name: p.read_bytes() for p in tables.iterdir() if not p.name.endswith(".provenance.json")}
+    snakemake(tiny_run, "--configfile", "config/tiny.yaml", "--forcerun", "tables", "--until", "tables")
+    after = {p.name: p.read_bytes() for p in tables.iterdir() if not p.name.endswith(".provenance.json")}
+    assert before == after and len(before) == 18
 
 
 def test_corrupt_image_stops_at_validation_with_the_message_on_screen(tmp_path):
@@ -131,7 +162,7 @@ def test_real_chexpert_config_dry_run_shows_the_whole_plan(tmp_path):
     result = snakemake(workdir, "-n", "--configfile", "config/mine.yaml")
     plan = result.stdout + result.stderr
     jobs = (("fetch_weights", 1), ("validate", 1), ("cache", 2), ("manifest", 4), ("stats", 2), ("train", 4),
-            ("predict", 4), ("score", 4))  # fmt: skip
+            ("predict", 4), ("score", 4), ("tables", 1), ("figures", 1), ("cam", 1), ("report", 1))  # fmt: skip
     for rule, count in jobs:
         assert any(line.split() == [rule, str(count)] for line in plan.splitlines()), f"{rule} x{count}:\n{plan}"
     assert "phantom" not in plan.split("Job stats")[1].split("\n\n")[0]

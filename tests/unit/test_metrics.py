@@ -8,14 +8,12 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from chexpertnet.auc import auc, mean_defined, per_observation_auc
 from chexpertnet.metrics import (
     aggregate_by_patient,
-    auc,
     bootstrap_auc,
     bootstrap_counts,
-    mean_defined,
     paired_bootstrap,
-    per_observation_auc,
     percentile_ci,
     weighted_auc,
 )

@@ -109,3 +109,148 @@ def contact_sheet(root: str | os.PathLike, out_png: str | os.PathLike, n_studies
     with atomic_path(out_png, suffix=".png") as tmp:
         fig.savefig(tmp, dpi=100, facecolor=fig.get_facecolor(), format="png")
     plt.close(fig)
+
+
+_EXPERIMENT_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf")
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, out_png: str | os.PathLike, dpi: int = 110) -> None:
+    with atomic_path(out_png, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=dpi, format="png", metadata={"Software": None})
+
+
+def roc_curves(scored, title: str = "") -> object:
+    """A 4x4 grid: one panel per observation with every experiment's patient-level ROC curve overlaid (one line
+    per seed), each labelled with its AUC (mean over seeds); panels where the AUC is undefined say so.
+
+    ``scored`` maps experiment names to :class:`chexpertnet.scoring.PatientScores`. Returns the figure.
+    """
+    from sklearn.metrics import roc_curve
+
+    from chexpertnet.auc import auc
+
+    plt = _pyplot()
+    fig, axes = plt.subplots(4, 4, figsize=(13, 13))
+    flat = axes.ravel()
+    for j, observation in enumerate(OBSERVATIONS):
+        ax = flat[j]
+        ax.plot([0, 1], [0, 1], color="0.75", lw=0.8, ls="--")
+        for k, (name, runs) in enumerate(scored.items()):
+            color = _EXPERIMENT_COLORS[k % len(_EXPERIMENT_COLORS)]
+            labels = runs.labels[:, j]
+            values = [auc(labels, s[:, j]) for s in runs.scores]
+            if np.isnan(values).any():
+                continue
+            for i, s in enumerate(runs.scores):
+                fpr, tpr, _ = roc_curve(labels, s[:, j])
+                label = f"{name} {np.mean(values):.3f}" if i == 0 else None
+                ax.plot(fpr, tpr, color=color, lw=1.3 if len(runs.scores) == 1 else 0.9, alpha=0.9, label=label)
+        positives = int(next(iter(scored.values())).labels[:, j].sum())
+        ax.set_title(f"{observation} ({_ABBREV[observation]}), {positives} pos.", fontsize=9)
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1.01)
+        ax.set_aspect("equal")
+        ax.tick_params(labelsize=7)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7, loc="lower right", title="AUC", title_fontsize=7)
+        else:
+            ax.text(0.5, 0.5, "AUC undefined\n(one class only)", ha="center", va="center", fontsize=8, color="0.4")
+        if j % 4 == 0:
+            ax.set_ylabel("sensitivity", fontsize=8)
+        if j >= 10:
+            ax.set_xlabel("1 - specificity", fontsize=8)
+    for ax in flat[len(OBSERVATIONS):]:
+        ax.axis("off")
+    fig.suptitle(title or "Patient-level ROC curves on the validation set", fontsize=12)
+    fig.tight_layout(rect=(0, 0, 1, 0.98))
+    return fig
+
+
+def learning_curves(histories, title: str = "") -> object:
+    """Three panels with the experiments overlaid (one line per seed): training loss (the logged running mean, by
+    step), validation loss and validation mean AUC (image level, as logged during training) per epoch.
+
+    ``histories`` maps experiment names to lists (one per seed) of history records (the train step's
+    history.jsonl). Returns the figure.
+    """
+    plt = _pyplot()
+    fig, (ax_loss, ax_vloss, ax_auc) = plt.subplots(1, 3, figsize=(14, 4.2))
+    for k, (name, seeds) in enumerate(histories.items()):
+        color = _EXPERIMENT_COLORS[k % len(_EXPERIMENT_COLORS)]
+        for i, records in enumerate(seeds):
+            label = name if i == 0 else None
+            train = [r for r in records if r.get("event") == "train"]
+            epochs = [r for r in records if r.get("event") == "epoch"]
+            if train:
+                ax_loss.plot([r["step"] for r in train], [r["loss"] for r in train], color=color, lw=1, alpha=0.85,
+                             label=label)  # fmt: skip
+            if epochs:
+                x = [r["epoch"] for r in epochs]
+                ax_vloss.plot(x, [r["valid_loss"] for r in epochs], "o-", color=color, lw=1.2, ms=4, label=label)
+                ax_auc.plot(x, [r["valid_mean_auc"] for r in epochs], "o-", color=color, lw=1.2, ms=4, label=label)
+    ax_loss.set(xlabel="step", ylabel="weighted cross-entropy", title="training loss")
+    ax_vloss.set(xlabel="epoch", ylabel="cross-entropy (uncertain class masked)", title="validation loss")
+    ax_auc.set(xlabel="epoch", ylabel="mean AUC (defined observations)", title="validation mean AUC (image level)")
+    for ax in (ax_vloss, ax_auc):
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    for ax in (ax_loss, ax_vloss, ax_auc):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(title or "Learning curves", fontsize=12)
+    fig.tight_layout()
+    return fig
+
+
+def save_figure(fig, out_png: str | os.PathLike, dpi: int = 110) -> None:
+    """Save atomically and close."""
+    _save(fig, out_png, dpi)
+    _pyplot().close(fig)
+
+
+def cam_figure(panels, title: str = "") -> object:
+    """The paper's Figure 1: one panel per example, the CAM of its observation over the model's input image, with a
+    colour bar (the CAM in logit-difference units), the true box where known, and a caption (observation,
+    P(positive), label). ``panels``: dicts with image, cam, observation, path, probability, label, box."""
+    from matplotlib import colormaps
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+    from matplotlib.patches import Rectangle
+
+    from chexpertnet.cam import overlay, upsample
+
+    plt = _pyplot()
+    n = max(1, len(panels))
+    cols = min(n, 4)
+    rows = (n + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 3.9 * rows), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    if not panels:
+        axes[0][0].text(0.5, 0.5, "no correctly classified example", ha="center", va="center")
+    for ax, p in zip(axes.ravel(), panels, strict=False):
+        import torch
+
+        up = upsample(torch.as_tensor(p["cam"], dtype=torch.float32), p["image"].shape)
+        ax.imshow(overlay(p["image"], p["cam"]), interpolation="nearest")
+        if p.get("box") is not None:
+            x0, y0, x1, y1 = p["box"]
+            ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, ec="white", lw=1.2, ls="--"))
+        label = "positive" if p["label"] == 1 else "negative"
+        ax.set_title(f"{p['observation']}\nP(positive) = {p['probability']:.2f}, label {label}", fontsize=9)
+        ax.text(0.5, -0.04, p["path"].split("/", 2)[-1], transform=ax.transAxes, ha="center", va="top", fontsize=6,
+                color="0.35")  # fmt: skip
+        mappable = ScalarMappable(Normalize(up.min(), up.max()), colormaps["jet"])
+        bar = fig.colorbar(mappable, ax=ax, fraction=0.046, pad=0.03)
+        bar.ax.tick_params(labelsize=6)
+    fig.suptitle(title or "Class activation maps", fontsize=11)
+    fig.tight_layout()
+    return fig

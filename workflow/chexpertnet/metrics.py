@@ -1,37 +1,16 @@
-"""ROC-AUC and friends: pure functions over arrays (no file I/O).
+"""Patient-level aggregation, the vectorised patient bootstrap and the paired test: pure functions over arrays.
 
-Where one class is absent the AUC is undefined: NaN, excluded from every mean, never an exception.
+The AUC itself is defined in :mod:`chexpertnet.auc` (which training also uses for its logged validation AUC).
 """
 
 from __future__ import annotations
 
-import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable
 
 import numpy as np
-from sklearn.metrics import roc_auc_score
 
-
-def auc(labels: np.ndarray, scores: np.ndarray) -> float:
-    """ROC-AUC of 0/1 ``labels`` against ``scores``; NaN when only one class is present."""
-    labels = np.asarray(labels)
-    if labels.min(initial=1) == labels.max(initial=0):
-        return math.nan
-    return float(roc_auc_score(labels, scores))
-
-
-def per_observation_auc(labels: np.ndarray, scores: np.ndarray, use: np.ndarray | None = None) -> list[float]:
-    """AUC per column of (N, J) 0/1 labels and scores, over the entries where ``use`` (N, J) is true."""
-    if use is None:
-        use = np.ones(labels.shape, dtype=bool)
-    return [auc(labels[use[:, j], j], scores[use[:, j], j]) for j in range(labels.shape[1])]
-
-
-def mean_defined(values: Sequence[float]) -> float:
-    """Mean over the values that are defined (not NaN); NaN if none is."""
-    defined = [v for v in values if not math.isnan(v)]
-    return float(np.mean(defined)) if defined else math.nan
+from chexpertnet.auc import per_observation_auc
 
 
 # --- patient level -------------------------------------------------------------------------------------------------
@@ -97,22 +76,37 @@ def percentile_ci(samples: np.ndarray, level: float = 0.95) -> tuple[np.ndarray,
         return np.nanpercentile(samples, tail, axis=0), np.nanpercentile(samples, 100 - tail, axis=0)
 
 
-def paired_bootstrap(
-    scores_a: np.ndarray, scores_b: np.ndarray, labels: np.ndarray, counts: np.ndarray, level: float = 0.95
-) -> dict:
-    """ΔAUC = AUC(b) - AUC(a) per observation and of the mean over defined observations, on the same resampled
-    patients for both: the point estimate, the percentile CI and the two-sided bootstrap p-value
-    p = min(1, 2 * min(P(Δ* <= 0), P(Δ* >= 0)))."""
-    auc_a = np.array(per_observation_auc(labels, scores_a))
-    auc_b = np.array(per_observation_auc(labels, scores_b))
-    defined = ~np.isnan(auc_a) & ~np.isnan(auc_b)
-    boot_a, boot_b = bootstrap_auc(scores_a, labels, counts), bootstrap_auc(scores_b, labels, counts)
-    delta = boot_b - boot_a
+def _mean_defined_columns(values: np.ndarray, defined: np.ndarray) -> np.ndarray:
+    """(..., J) -> (..., 1): the mean over the defined observations."""
+    if not defined.any():
+        return np.full((*values.shape[:-1], 1), np.nan)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        mean_delta = np.nanmean(delta[:, defined], axis=1) if defined.any() else np.full(len(delta), np.nan)
-    samples = np.column_stack([delta, mean_delta])
-    point = np.r_[auc_b - auc_a, np.mean((auc_b - auc_a)[defined]) if defined.any() else np.nan]
+        return np.nanmean(values[..., defined], axis=-1)[..., None]
+
+
+def paired_bootstrap(
+    scores_a: np.ndarray, scores_b: np.ndarray, labels: np.ndarray, counts: np.ndarray, level: float = 0.95,
+    means: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+) -> dict:  # fmt: skip
+    """ΔAUC = AUC(b) - AUC(a) per observation and of summary means, on the same resampled patients for both.
+
+    Scores are (n, J) for one model or (S, n, J) for S seeds, whose AUCs are averaged (per resample too).
+    ``means(values (..., J), defined (J,)) -> (..., M)`` gives the summary columns (default: the mean over the
+    observations defined for both). Returns the point estimates, the percentile CI and the two-sided bootstrap
+    p-value p = min(1, 2 * min(P(Δ* <= 0), P(Δ* >= 0))), each of length J + M.
+    """
+    means = means or _mean_defined_columns
+    a, b = (np.asarray(s)[None] if np.ndim(s) == 2 else np.asarray(s) for s in (scores_a, scores_b))
+    auc_a = np.array([per_observation_auc(labels, s) for s in a])
+    auc_b = np.array([per_observation_auc(labels, s) for s in b])
+    defined = ~np.isnan(auc_a[0]) & ~np.isnan(auc_b[0])
+    boot_a = np.mean([bootstrap_auc(s, labels, counts) for s in a], axis=0)
+    boot_b = np.mean([bootstrap_auc(s, labels, counts) for s in b], axis=0)
+    samples = np.column_stack([boot_b - boot_a, means(boot_b, defined) - means(boot_a, defined)])
+    point = np.r_[
+        auc_b.mean(axis=0) - auc_a.mean(axis=0), (means(auc_b, defined) - means(auc_a, defined)).mean(axis=0)
+    ]
     low, high = percentile_ci(samples, level)
     valid = ~np.isnan(samples)
     with np.errstate(all="ignore"):
@@ -120,4 +114,19 @@ def paired_bootstrap(
         above = np.where(valid, samples >= 0, False).sum(axis=0) / valid.sum(axis=0)
     p = np.minimum(1.0, 2 * np.minimum(below, above))
     p[np.isnan(point)] = np.nan
+    low[np.isnan(point)], high[np.isnan(point)] = np.nan, np.nan
     return {"delta": point, "low": low, "high": high, "p": p}
+
+
+def holm(pvalues: np.ndarray) -> np.ndarray:
+    """Holm's step-down adjustment of a family of p-values (NaN entries are not part of the family)."""
+    p = np.asarray(pvalues, dtype=float)
+    out = np.full(p.shape, np.nan)
+    index = np.flatnonzero(~np.isnan(p))
+    if not len(index):
+        return out
+    order = index[np.argsort(p[index], kind="mergesort")]
+    m = len(order)
+    adjusted = np.maximum.accumulate((m - np.arange(m)) * p[order])
+    out[order] = np.minimum(1.0, adjusted)
+    return out

@@ -1,8 +1,12 @@
-"""The patient-level score table of one model: AUC, bootstrap CI, counts and stability per observation, and means."""
+"""Patient-level score tables: one model, several seeds of one experiment, and paired comparisons between experiments.
+
+Pure functions over arrays and data frames (no file I/O). Undefined AUCs are NaN and are excluded from every mean.
+"""
 
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -11,6 +15,8 @@ from chexpertnet.metrics import (
     aggregate_by_patient,
     bootstrap_auc,
     bootstrap_counts,
+    holm,
+    paired_bootstrap,
     per_observation_auc,
     percentile_ci,
 )
@@ -19,6 +25,8 @@ from chexpertnet.observations import ABBREVIATIONS, COMPETITION_TASKS, OBSERVATI
 UNSTABLE_BELOW = 10  # positives
 MEAN_DEFINED = "mean (defined observations)"
 MEAN_COMPETITION = "mean (5 competition tasks)"
+MEAN_ROWS = (MEAN_DEFINED, MEAN_COMPETITION)
+_COMPETITION = np.array([o in COMPETITION_TASKS for o in OBSERVATIONS])
 
 
 def _nanmean(values: np.ndarray, axis: int | None = None) -> np.ndarray:
@@ -27,34 +35,131 @@ def _nanmean(values: np.ndarray, axis: int | None = None) -> np.ndarray:
         return np.nanmean(values, axis=axis)
 
 
+@dataclass(frozen=True)
+class PatientScores:
+    """The runs (seeds) of one experiment at patient level, on the same patients.
+
+    ``scores`` is (seeds, patients, 14) P(positive) aggregated per patient; ``labels`` (patients, 14) is 0/1.
+    """
+
+    patients: np.ndarray
+    scores: np.ndarray
+    labels: np.ndarray
+
+    @classmethod
+    def from_images(cls, patients, image_scores: list[np.ndarray], image_labels: np.ndarray, aggregate: str = "mean"):
+        """One entry of ``image_scores`` per seed, each (images, 14) over the same images as ``image_labels``."""
+        per_seed = [aggregate_by_patient(np.asarray(patients), s, image_labels, aggregate) for s in image_scores]
+        ids, _, labels = per_seed[0]
+        return cls(ids, np.stack([s for _, s, _ in per_seed]), labels)
+
+    def subset(self, patients: np.ndarray) -> PatientScores:
+        """The rows of the given patients (each must be present), in the order given."""
+        index = np.searchsorted(self.patients, patients)
+        if len(patients) and (index.max() >= len(self.patients) or (self.patients[index] != patients).any()):
+            raise ValueError("subset: some patients are not scored in this experiment")
+        return PatientScores(np.asarray(patients), self.scores[:, index], self.labels[index])
+
+
+def join_labels(predictions: pd.DataFrame, labels: pd.DataFrame, predictions_name: str = "predictions",
+                labels_name: str = "labels") -> tuple[list[str], np.ndarray, np.ndarray]:  # fmt: skip
+    """Match a predict step's rows (Path + 14 probabilities) to 0/1 labels by Path: (paths, scores, labels).
+
+    Every predicted image must have a label; the error names both files and some of the images at fault.
+    """
+    merged = predictions[["Path", *OBSERVATIONS]].merge(labels[["Path", *OBSERVATIONS]], on="Path", how="left",
+                                                        suffixes=("", " label"), indicator=True)  # fmt: skip
+    missing = merged.loc[merged["_merge"] != "both", "Path"].tolist()
+    if missing:
+        raise ValueError(
+            f"{predictions_name}: {len(missing)} image(s) have no label in {labels_name}, e.g. {missing[:3]}: "
+            f"score predictions against the labels of the same dataset"
+        )
+    label_values = merged[[f"{o} label" for o in OBSERVATIONS]].apply(pd.to_numeric, errors="raise").to_numpy()
+    return merged["Path"].tolist(), merged[list(OBSERVATIONS)].to_numpy(dtype=float), label_values
+
+
+def _means(values: np.ndarray, defined: np.ndarray) -> np.ndarray:
+    """(..., 14) -> (..., 2): mean over the defined observations and over the defined competition tasks."""
+    competition = _COMPETITION & defined
+    out = []
+    for mask in (defined, competition):
+        out.append(_nanmean(values[..., mask], axis=-1) if mask.any() else np.full(values.shape[:-1], np.nan))
+    return np.stack(out, axis=-1)
+
+
+def experiment_table(runs: PatientScores, resamples: int = 2000, seed: int = 0, level: float = 0.95) -> pd.DataFrame:
+    """One row per observation and the two mean rows.
+
+    ``auc`` is the mean over seeds, ``sd`` its standard deviation over seeds (NaN with one seed), and the CI is the
+    patient bootstrap of the seed-averaged AUC (the same resampled patients for every seed).
+    """
+    labels = runs.labels
+    per_seed = np.array([per_observation_auc(labels, s) for s in runs.scores])  # (S, 14)
+    defined = ~np.isnan(per_seed[0])
+    per_seed_all = np.concatenate([per_seed, _means(per_seed, defined)], axis=1)  # (S, 16)
+    counts = bootstrap_counts(len(labels), resamples, seed)
+    samples = np.mean([bootstrap_auc(s, labels, counts) for s in runs.scores], axis=0)  # (B, 14)
+    low, high = percentile_ci(np.concatenate([samples, _means(samples, defined)], axis=1), level)
+    point = per_seed_all.mean(axis=0)
+    sd = per_seed_all.std(axis=0, ddof=1) if len(per_seed) > 1 else np.full(point.shape, np.nan)
+    positives = labels.sum(axis=0).astype(int)
+    table = pd.DataFrame({
+        "observation": [*OBSERVATIONS, *MEAN_ROWS],
+        "abbreviation": [*ABBREVIATIONS, "mean", "mean5"],
+        "auc": point,
+        "sd": sd,
+        "ci_low": low,
+        "ci_high": high,
+        "positives": [*positives, int(defined.sum()), int((_COMPETITION & defined).sum())],
+        "negatives": [*(len(labels) - positives).astype(int), 0, 0],
+        "unstable": [*(positives < UNSTABLE_BELOW), False, False],
+        "seeds": len(per_seed),
+    })  # fmt: skip
+    undefined = np.isnan(point)
+    table.loc[undefined, ["sd", "ci_low", "ci_high"]] = np.nan
+    return table
+
+
 def score_table(
     patients, image_scores: np.ndarray, image_labels: np.ndarray, aggregate: str = "mean", resamples: int = 2000,
     seed: int = 0, level: float = 0.95,
 ) -> pd.DataFrame:  # fmt: skip
-    """One row per observation and two mean rows. Undefined AUCs are NaN and excluded from the means."""
-    _, scores, labels = aggregate_by_patient(np.asarray(patients), image_scores, image_labels, aggregate)
-    point = np.array(per_observation_auc(labels, scores))
-    samples = bootstrap_auc(scores, labels, bootstrap_counts(len(scores), resamples, seed))
-    defined = ~np.isnan(point)
-    competition = np.array([o in COMPETITION_TASKS for o in OBSERVATIONS]) & defined
-    means = np.column_stack([
-        _nanmean(samples[:, defined], axis=1) if defined.any() else np.full(resamples, np.nan),
-        _nanmean(samples[:, competition], axis=1) if competition.any() else np.full(resamples, np.nan),
-    ])  # fmt: skip
-    low, high = percentile_ci(np.column_stack([samples, means]), level)
-    positives = labels.sum(axis=0).astype(int)
-    negatives = (len(labels) - positives).astype(int)
-    table = pd.DataFrame({
-        "observation": [*OBSERVATIONS, MEAN_DEFINED, MEAN_COMPETITION],
+    """The score table of one model (one seed): AUC, CI, positives, negatives and the unstable flag."""
+    runs = PatientScores.from_images(patients, [image_scores], image_labels, aggregate)
+    return experiment_table(runs, resamples, seed, level).drop(columns=["sd", "seeds"])
+
+
+def compare(
+    baseline: PatientScores, other: PatientScores, resamples: int = 2000, seed: int = 0, level: float = 0.95
+) -> pd.DataFrame:
+    """Paired bootstrap of ``other`` against ``baseline`` on the patients both scored (the same resampled patients
+    for both; seed-averaged AUCs where there are several seeds): per observation and for the two means, the AUCs,
+    ΔAUC, its CI, the two-sided p-value, and the Holm-adjusted p-value over the observations."""
+    common = np.intersect1d(baseline.patients, other.patients)
+    if not len(common):
+        raise ValueError("compare: the two experiments share no scored patient")
+    a, b = baseline.subset(common), other.subset(common)
+    if not np.array_equal(a.labels, b.labels):
+        bad = [OBSERVATIONS[j] for j in np.flatnonzero((a.labels != b.labels).any(axis=0))]
+        raise ValueError(f"compare: patient labels differ between the two experiments for {bad}")
+    counts = bootstrap_counts(len(common), resamples, seed)
+    result = paired_bootstrap(a.scores, b.scores, a.labels, counts, level, means=_means)
+    auc_a = np.array([per_observation_auc(a.labels, s) for s in a.scores])
+    auc_b = np.array([per_observation_auc(b.labels, s) for s in b.scores])
+    defined = ~np.isnan(auc_a[0]) & ~np.isnan(auc_b[0])
+    auc_a = np.concatenate([auc_a, _means(auc_a, defined)], axis=1).mean(axis=0)
+    auc_b = np.concatenate([auc_b, _means(auc_b, defined)], axis=1).mean(axis=0)
+    p_holm = np.r_[holm(result["p"][:14]), result["p"][14:]]
+    return pd.DataFrame({
+        "observation": [*OBSERVATIONS, *MEAN_ROWS],
         "abbreviation": [*ABBREVIATIONS, "mean", "mean5"],
-        "auc": np.r_[point, point[defined].mean() if defined.any() else np.nan,
-                     point[competition].mean() if competition.any() else np.nan],
-        "ci_low": low,
-        "ci_high": high,
-        "positives": [*positives, int(defined.sum()), int(competition.sum())],
-        "negatives": [*negatives, 0, 0],
-        "unstable": [*(positives < UNSTABLE_BELOW), False, False],
+        "patients": len(common),
+        "auc_baseline": auc_a,
+        "auc": auc_b,
+        "delta": result["delta"],
+        "ci_low": result["low"],
+        "ci_high": result["high"],
+        "p": result["p"],
+        "p_holm": p_holm,
     })  # fmt: skip
-    undefined = np.r_[~defined, ~defined.any(), ~competition.any()]
-    table.loc[undefined, ["ci_low", "ci_high"]] = np.nan
-    return table

@@ -24,10 +24,10 @@ import torch
 from tqdm import tqdm
 
 from chexpertnet import __version__
+from chexpertnet.auc import mean_defined, per_observation_auc
 from chexpertnet.augment import center_crop, crop_flip_gather, crop_flip_numpy, draw_crops
 from chexpertnet.fileio import atomic_path
 from chexpertnet.loss import binary_cross_entropy, positive_probability, weighted_cross_entropy
-from chexpertnet.metrics import mean_defined, per_observation_auc
 from chexpertnet.model import ARCH, IMAGENET_MEAN, IMAGENET_STD, CheXpertNet, load_backbone
 
 CHECKPOINT_KEYS = ("arch", "version", "config", "state_dict", "optimizer", "epoch", "step")

@@ -1,6 +1,7 @@
 # Helpers shared by every rule: config access, the experiment table, paths, per-rule code hashes.
 import ast
 import hashlib
+import json
 import shlex
 import sys
 from pathlib import Path
@@ -177,6 +178,150 @@ def runs():
     ]
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# Evaluation: tables, figures and the report over every run
+TABLES = f"{RESULTS}/tables"
+FIGURES = f"{RESULTS}/figures"
+PAPER_VALUES = "workflow/data/paper_values.yaml"
+TABLE_NAMES = [*sorted(config["experiments"]), "comparison", "paper_vs_ours"]
+REPORT_CAPTIONS = [
+    f"workflow/report/{name}.rst"
+    for name in ("workflow", "tables", "roc", "learning_curves", "cam", "localization")
+]
+RUN_FILES = {
+    "model": "models/{experiment}/seed{seed}/model.pt",
+    "history": "models/{experiment}/seed{seed}/history.jsonl",
+    "predictions": "predictions/{experiment}/seed{seed}.csv",
+    "scores": "scores/{experiment}/seed{seed}.csv",
+}
+
+if config["evaluation"]["baseline"] not in config["experiments"]:
+    raise ValueError(
+        f"config: evaluation.baseline is {config['evaluation']['baseline']!r}, which is not one of the "
+        f"experiments {sorted(config['experiments'])}; name one of them"
+    )
+
+
+def run_files(kind):
+    """One file of the given kind per (experiment, seed), in runs() order."""
+    return [
+        f"{RESULTS}/{RUN_FILES[kind].format(experiment=name, seed=seed)}"
+        for name, seed in runs()
+    ]
+
+
+def experiment_manifests():
+    return [
+        manifest_path(views, uncertainty, split)
+        for views, uncertainty in experiment_variants()
+        for split in SPLITS
+    ]
+
+
+def table_files(suffix):
+    return [f"{TABLES}/{name}{suffix}" for name in TABLE_NAMES]
+
+
+def experiment_factor_args():
+    return " ".join(
+        f"--experiment {name} {e['views']} {e['normalization']} {e['init']} {e['uncertainty']}"
+        for name, e in sorted(config["experiments"].items())
+    )
+
+
+def tables_run_args(wildcards, input):
+    return " ".join(
+        f"--run {name} {seed} {shlex.quote(p)} {shlex.quote(m)}"
+        for (name, seed), p, m in zip(runs(), input.predictions, input.models)
+    )
+
+
+def figures_run_args(wildcards, input):
+    return " ".join(
+        f"--run {name} {seed} {shlex.quote(p)} {shlex.quote(h)}"
+        for (name, seed), p, h in zip(runs(), input.predictions, input.histories)
+    )
+
+
+def output_dir(wildcards, output):
+    """The folder of the rule's first output file."""
+    return str(Path(output[0]).parent)
+
+
+def manifest_args(wildcards, input):
+    return " ".join(f"--manifest {shlex.quote(m)}" for m in input.manifests)
+
+
+def config_json():
+    return json.dumps(config, sort_keys=True, separators=(",", ":"))
+
+
+def config_hash():
+    return hashlib.sha256(config_json().encode()).hexdigest()[:16]
+
+
+def cam_runs():
+    """(experiment, seed) with CAMs: the first seed of each experiment named in cam.experiments."""
+    unknown = sorted(set(config["cam"]["experiments"]) - set(config["experiments"]))
+    if unknown:
+        raise ValueError(
+            f"config: cam.experiments names {unknown}, which are not experiments {sorted(config['experiments'])}"
+        )
+    return [
+        (name, config["experiments"][name]["seeds"][0])
+        for name in config["cam"]["experiments"]
+    ]
+
+
+def cam_files(name, seed):
+    folder = f"{RESULTS}/cam/{name}/seed{seed}"
+    return [
+        f"{folder}/{f}"
+        for f in (
+            "figure1.png",
+            "localization.csv",
+            "localization.md",
+            "localization.html",
+        )
+    ]
+
+
+def cam_inputs(wildcards):
+    inputs = {
+        **predict_inputs(wildcards),
+        "predictions": f"{RESULTS}/predictions/{wildcards.experiment}/seed{wildcards.seed}.csv",
+        "labels": split_csv("valid"),
+    }
+    if config["dataset"]["source"] == "phantom":
+        inputs["boxes"] = f"{RESULTS}/data/phantom_truth.csv"
+    elif config["cam"]["boxes"]:
+        inputs["boxes"] = config["cam"]["boxes"]
+    return inputs
+
+
+def cam_args(wildcards, input):
+    c = config["cam"]
+    args = "--observations " + " ".join(shlex.quote(o) for o in c["observations"])
+    args += f" --per-observation {c['per_observation']} --seed {c['seed']}"
+    args += f" --tolerance {c['tolerance_px']} --threshold {c['threshold']}"
+    if "boxes" in input.keys():
+        args += f" --boxes {shlex.quote(input.boxes)}"
+    return args
+
+
+def report_targets():
+    """The files the report shows."""
+    targets = [
+        *table_files(".html"),
+        f"{FIGURES}/roc.png",
+        f"{FIGURES}/learning_curves.png",
+    ]
+    for name, seed in cam_runs():
+        figure, _, _, html = cam_files(name, seed)
+        targets += [figure, html]
+    return targets
+
+
 def all_targets():
     targets = [f"{RESULTS}/validation.json"]
     targets += [
@@ -195,6 +340,10 @@ def all_targets():
         targets.append(f"{RESULTS}/models/{name}/seed{seed}/model.pt")
         targets.append(f"{RESULTS}/predictions/{name}/seed{seed}.csv")
         targets.append(f"{RESULTS}/scores/{name}/seed{seed}.csv")
+    targets += [*table_files(".csv"), *table_files(".md"), *report_targets()]
+    for name, seed in cam_runs():
+        targets += cam_files(name, seed)
+    targets.append(f"{RESULTS}/report.html")
     return targets
 
 

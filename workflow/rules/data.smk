@@ -11,6 +11,7 @@ rule phantom:
     benchmark:
         f"{BENCHMARKS}/phantom.tsv"
     priority: 50
+    localrule: True
     conda:
         CONDA_ENV
     threads: 2

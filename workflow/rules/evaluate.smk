@@ -1,4 +1,4 @@
-# predictions -> patient-level scores (tables, figures and the report follow)
+# predictions -> patient-level scores -> tables, figures and the report
 
 
 rule score:
@@ -23,3 +23,111 @@ rule score:
     shell:
         "python -m chexpertnet score --predictions {input.predictions} --labels {input.labels}"
         " --aggregate {params.aggregate} --resamples {params.resamples} --seed {params.seed} --out {output} 2> {log}"
+
+
+rule tables:
+    input:
+        labels=split_csv("valid"),
+        train_csv=split_csv("train"),
+        predictions=run_files("predictions"),
+        models=run_files("model"),
+        manifests=experiment_manifests(),
+        paper=PAPER_VALUES,
+    output:
+        csv=table_files(".csv"),
+        markdown=table_files(".md"),
+        html=[
+            report(
+                path,
+                caption="../report/tables.rst",
+                category="Tables",
+                labels={"table": name},
+            )
+            for name, path in zip(TABLE_NAMES, table_files(".html"))
+        ],
+        provenance=table_files(".provenance.json"),
+    log:
+        f"{LOGS}/tables.log",
+    localrule: True
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=20,
+    params:
+        experiments=experiment_factor_args(),
+        runs=tables_run_args,
+        manifests=manifest_args,
+        aggregate=config["evaluation"]["aggregate"],
+        resamples=config["evaluation"]["resamples"],
+        seed=config["evaluation"]["seed"],
+        baseline=config["evaluation"]["baseline"],
+        config_hash=config_hash(),
+        out_dir=output_dir,
+        code=code_hash("tables"),
+    shell:
+        "python -m chexpertnet tables --labels {input.labels} --dataset-csv {input.train_csv}"
+        " {params.experiments} {params.runs} {params.manifests} --baseline {params.baseline}"
+        " --paper {input.paper} --aggregate {params.aggregate} --resamples {params.resamples} --seed {params.seed}"
+        " --config-hash {params.config_hash} --out-dir {params.out_dir} 2> {log}"
+
+
+rule figures:
+    input:
+        labels=split_csv("valid"),
+        predictions=run_files("predictions"),
+        histories=run_files("history"),
+    output:
+        roc=report(
+            f"{FIGURES}/roc.png",
+            caption="../report/roc.rst",
+            category="Figures",
+            labels={"figure": "ROC curves"},
+        ),
+        learning_curves=report(
+            f"{FIGURES}/learning_curves.png",
+            caption="../report/learning_curves.rst",
+            category="Figures",
+            labels={"figure": "learning curves"},
+        ),
+    log:
+        f"{LOGS}/figures.log",
+    localrule: True
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=20,
+    params:
+        runs=figures_run_args,
+        aggregate=config["evaluation"]["aggregate"],
+        code=code_hash("figures"),
+    shell:
+        "python -m chexpertnet figures --labels {input.labels} {params.runs} --aggregate {params.aggregate}"
+        " --roc {output.roc} --learning-curves {output.learning_curves} 2> {log}"
+
+
+rule report:
+    input:
+        shown=report_targets(),
+        captions=REPORT_CAPTIONS,
+    output:
+        f"{RESULTS}/report.html",
+    log:
+        f"{LOGS}/report.log",
+    localrule: True
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=20,
+    params:
+        snakefile=workflow.main_snakefile,
+        config_json=config_json(),
+        code=code_hash("report"),
+    shell:
+        "python -m chexpertnet report --snakefile {params.snakefile:q} --config-json {params.config_json:q}"
+        " --out {output} {input.shown} 2> {log}"

@@ -24,24 +24,14 @@ def run(args: argparse.Namespace) -> None:
 
     from chexpertnet.chexpert import DataError, patients_of, read_csv
     from chexpertnet.fileio import write_csv
-    from chexpertnet.observations import OBSERVATIONS
-    from chexpertnet.scoring import score_table
+    from chexpertnet.scoring import join_labels, score_table
 
     predictions = pd.read_csv(args.predictions, dtype={"Path": str})
-    labels = read_csv(args.labels)
-    merged = predictions[["Path", *OBSERVATIONS]].merge(labels[["Path", *OBSERVATIONS]], on="Path", how="left",
-                                                        suffixes=("", " label"), indicator=True)  # fmt: skip
-    missing = merged.loc[merged["_merge"] != "both", "Path"].tolist()
-    if missing:
-        raise DataError(
-            f"{args.predictions}: {len(missing)} image(s) have no label in {args.labels}, e.g. {missing[:3]}: "
-            f"score predictions against the labels of the same dataset"
-        )
-    label_values = merged[[f"{o} label" for o in OBSERVATIONS]].apply(pd.to_numeric, errors="raise").to_numpy()
-    table = score_table(
-        patients_of(merged["Path"]), merged[list(OBSERVATIONS)].to_numpy(), label_values, args.aggregate,
-        args.resamples, args.seed,
-    )  # fmt: skip
+    try:
+        paths, scores, label_values = join_labels(predictions, read_csv(args.labels), args.predictions, args.labels)
+    except ValueError as e:
+        raise DataError(str(e)) from None
+    table = score_table(patients_of(paths), scores, label_values, args.aggregate, args.resamples, args.seed)
     write_csv(args.out, table, float_format="%.6f")
     summary = table.set_index("observation")["auc"].round(4).to_dict()
     print(json.dumps({"aggregate": args.aggregate, "auc": summary}), file=sys.stderr)

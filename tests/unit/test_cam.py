@@ -1,0 +1,102 @@
+"""Exact CAMs, overlays, seeded example selection and the localization measures."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from chexpertnet import cam as C
+from chexpertnet.localization import summarize
+from chexpertnet.loss import positive_probability
+from chexpertnet.model import CheXpertNet
+from chexpertnet.observations import OBSERVATIONS
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_cam_mean_plus_bias_difference_is_the_logit_difference_exactly(seed):
+    torch.manual_seed(seed)
+    model = CheXpertNet().eval()
+    with torch.no_grad():  # random head weights and biases, not the initialization's zero bias
+        model.densenet.classifier.weight.normal_(0, 0.05)
+        model.densenet.classifier.bias.normal_(0, 1.0)
+    images = torch.randint(0, 256, (3, 96, 96), dtype=torch.uint8)
+    cams, d = C.model_cams(model, images)
+    with torch.no_grad():
+        logits = model(images)
+    assert cams.shape == (3, 14, 3, 3)
+    torch.testing.assert_close(d, logits[..., 1] - logits[..., 0], rtol=0, atol=1e-4)
+    torch.testing.assert_close(torch.sigmoid(d), positive_probability(logits), rtol=0, atol=1e-5)
+
+
+def test_cam_identity_on_random_features_and_weights_in_float64():
+    gen = torch.Generator().manual_seed(3)
+    features = torch.rand(4, 16, 5, 7, generator=gen, dtype=torch.float64)
+    weight = torch.randn(14 * 3, 16, generator=gen, dtype=torch.float64)
+    bias = torch.randn(42, generator=gen, dtype=torch.float64)
+    w, b = C.head_difference(weight, bias, 14)
+    cams = C.class_activation_maps(features, w)
+    logits = (features.mean(dim=(2, 3)) @ weight.T + bias).view(4, 14, 3)
+    torch.testing.assert_close(cams.mean(dim=(2, 3)) + b, logits[..., 1] - logits[..., 0], rtol=0, atol=1e-12)
+
+
+def test_overlay_has_the_image_size_and_range():
+    image = np.random.default_rng(0).integers(0, 256, (112, 90), dtype=np.uint8)
+    out = C.overlay(image, np.random.default_rng(1).random((3, 3)))
+    assert out.shape == (112, 90, 3) and out.min() >= 0 and out.max() <= 1
+    flat = C.overlay(image, np.zeros((4, 4)))  # a constant map must not divide by zero
+    assert np.isfinite(flat).all()
+
+
+def test_selection_is_seeded_and_only_among_correct_positives():
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({
+        "Path": [f"p{i:03d}" for i in range(200)] * 2,
+        "observation": ["Edema"] * 200 + ["No Finding"] * 200,
+        "label": rng.integers(0, 2, 400),
+        "probability": rng.random(400),
+    })  # fmt: skip
+    a = C.select_examples(frame, ["Edema", "No Finding", "Fracture"], seed=5, per_observation=3)
+    b = C.select_examples(frame.sample(frac=1, random_state=1), ["Edema", "No Finding", "Fracture"], seed=5,
+                          per_observation=3)  # fmt: skip
+    assert [list(x["Path"]) for x in a] == [list(x["Path"]) for x in b]  # row order does not matter, the seed does
+    assert len(a) == 2  # no Fracture rows: skipped
+    for part in a:
+        assert (part["label"] == 1).all() and (part["probability"] >= 0.5).all()
+    c = C.select_examples(frame, ["Edema"], seed=6, per_observation=3)
+    assert list(c[0]["Path"]) != list(a[0]["Path"])
+
+
+def test_localize_hits_misses_ceiling_and_chance():
+    cam = np.zeros((4, 4))
+    cam[1, 2] = 5.0  # cell centre at x = 2.5 * 28 = 70, y = 1.5 * 28 = 42 on a 112 px image
+    inside = C.localize(cam, (60, 30, 80, 50), (112, 112), tolerance=8)
+    assert inside.hit and inside.tolerant_hit and inside.reachable and inside.iou > 0
+    assert inside.chance == pytest.approx(20 * 20 / 112**2, rel=0.05)
+    near = C.localize(cam, (74, 30, 90, 50), (112, 112), tolerance=8)  # 4 px right of the maximum
+    assert not near.hit and near.tolerant_hit
+    far = C.localize(cam, (0, 80, 20, 100), (112, 112), tolerance=8)
+    assert not far.hit and not far.tolerant_hit and far.reachable  # (14, 98) is a cell centre inside
+    tiny = C.localize(cam, (20, 20, 26, 26), (112, 112), tolerance=8)
+    assert not tiny.reachable  # no cell centre in a 6 px box between centres 14 and 42
+
+
+def test_map_box_follows_the_resize_and_centre_crop():
+    # a 320 x 390 (W x H) image resized to 128 x 128 and centre-cropped to 112 (offset 8)
+    box = C.map_box((160, 195, 320, 390), (320, 390), 128, 112)
+    assert box == pytest.approx((64 - 8, 64 - 8, 112, 112))
+    assert C.map_box((0, 0, 10, 10), (320, 390), 128, 112) is None  # entirely in the cropped-away border
+
+
+def test_summary_pools_overall_and_keeps_chexpert_order():
+    records = pd.DataFrame({
+        "observation": ["Pleural Effusion", "Edema", "Edema"], "hit": [True, False, True],
+        "tolerant_hit": [True, True, True], "reachable": [True, True, False], "iou": [0.5, 0.1, 0.3],
+        "chance": [0.2, 0.3, 0.1],
+    })  # fmt: skip
+    table = summarize(records)
+    assert list(table["observation"]) == ["Edema", "Pleural Effusion", "overall"]
+    overall = table.set_index("observation").loc["overall"]
+    assert overall["hit_rate"] == pytest.approx(2 / 3) and overall["ceiling"] == pytest.approx(2 / 3)
+    assert overall["images"] == 3 and set(OBSERVATIONS) >= set(table["observation"][:-1])

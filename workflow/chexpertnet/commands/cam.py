@@ -1,0 +1,150 @@
+"""chexpertnet cam: class activation maps of one model: the paper's Figure 1 and, where true boxes are known (the
+phantom's phantom_truth.csv, or a user's file), how well the maps localize each finding."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+ORDER = 130  # position in `chexpertnet --help`
+HELP = "class activation maps: Figure 1 (correctly classified examples) and a localization table against true boxes"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", required=True, help="checkpoint written by chexpertnet train")
+    p.add_argument("--manifest", required=True, help="the experiment's valid manifest")
+    p.add_argument("--cache", nargs=2, required=True, metavar=("NPY", "INDEX"), help="the valid image cache")
+    p.add_argument("--predictions", required=True, help="the model's predictions CSV (predict step)")
+    p.add_argument("--labels", required=True, help="valid.csv (0/1 labels)")
+    p.add_argument("--data-root", required=True, help="folder that contains CheXpert-v1.0-small/ (image sizes)")
+    p.add_argument(
+        "--boxes", help="CSV of true boxes: Path, observation, x0, y0, x1, y1 (pixels of the original image; an "
+        "optional 'visible' column 0/1), e.g. the phantom's phantom_truth.csv",
+    )  # fmt: skip
+    p.add_argument("--observations", nargs="+", required=True, help="Figure 1's observations (No Finding is added)")
+    p.add_argument("--per-observation", type=int, default=1, help="Figure 1 examples per observation")
+    p.add_argument("--seed", type=int, default=0, help="seed of Figure 1's random choice among correct examples")
+    p.add_argument("--tolerance", type=float, default=8.0, help="pixels (model input) for the tolerant hit")
+    p.add_argument("--threshold", type=float, default=0.5, help="CAM share of its range kept for the IoU")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--title", default="", help="figure title")
+    p.add_argument("--figure", required=True, help="PNG: Figure 1")
+    p.add_argument("--table", required=True, help="CSV: localization per observation and overall")
+    p.add_argument("--markdown", required=True, help="Markdown: the localization table with its legend")
+    p.add_argument("--html", required=True, help="HTML: the same, for the report")
+
+
+def run(args: argparse.Namespace) -> None:
+    import os
+
+    import numpy as np
+    import pandas as pd
+    import torch
+    from PIL import Image
+
+    from chexpertnet import cam as C
+    from chexpertnet.augment import center_crop
+    from chexpertnet.cache import open_cache, rows_for
+    from chexpertnet.chexpert import DataError, read_csv
+    from chexpertnet.figures import cam_figure, save_figure
+    from chexpertnet.fileio import write_csv, write_text
+    from chexpertnet.localization import localization_html, localization_markdown, summarize
+    from chexpertnet.observations import OBSERVATIONS
+    from chexpertnet.train import load_model
+
+    torch.set_num_threads(max(1, args.threads))
+    unknown = sorted(set(args.observations) - set(OBSERVATIONS))
+    if unknown:
+        raise DataError(f"--observations: {unknown} are not CheXpert observations; choose from {list(OBSERVATIONS)}")
+    model, checkpoint = load_model(args.model)
+    crop = checkpoint["config"]["crop_size"]
+    manifest = pd.read_csv(args.manifest, dtype={"Path": str}, keep_default_na=False)
+    array, lookup = open_cache(*args.cache)
+    paths = manifest["Path"].tolist()
+    rows = dict(zip(paths, rows_for(paths, lookup, args.manifest), strict=True))
+    predictions = pd.read_csv(args.predictions, dtype={"Path": str}).set_index("Path")
+    labels = read_csv(args.labels).set_index("Path")
+    labels[list(OBSERVATIONS)] = labels[list(OBSERVATIONS)].apply(pd.to_numeric, errors="coerce")
+    long = []
+    for o in OBSERVATIONS:
+        long.append(pd.DataFrame({"Path": paths, "observation": o, "label": labels.loc[paths, o].to_numpy(),
+                                  "probability": predictions.loc[paths, o].to_numpy()}))  # fmt: skip
+    long = pd.concat(long, ignore_index=True)
+    long["frontal"] = long["Path"].str.contains("frontal")
+
+    def cams_for(selected: list[str]) -> dict[str, torch.Tensor]:
+        out = {}
+        for start in range(0, len(selected), 32):
+            chunk = selected[start : start + 32]
+            images = center_crop(torch.from_numpy(np.stack([array[rows[p]] for p in chunk])), crop)
+            maps, _ = C.model_cams(model, images)
+            out.update({p: (img.numpy(), m) for p, img, m in zip(chunk, images, maps, strict=True)})
+        return out
+
+    # Figure 1: seeded random correctly classified frontal examples, No Finding among them (as the paper)
+    wanted = list(dict.fromkeys([*args.observations[:1], "No Finding", *args.observations[1:]]))
+    chosen = C.select_examples(long[long["frontal"]], wanted, args.seed, args.per_observation)
+    boxes = None
+    if args.boxes:
+        boxes = pd.read_csv(args.boxes, dtype={"Path": str})
+        missing = sorted({"Path", "observation", "x0", "y0", "x1", "y1"} - set(boxes.columns))
+        if missing:
+            raise DataError(f"{args.boxes}: columns {missing} are missing; give Path, observation, x0, y0, x1, y1")
+        if "visible" in boxes.columns:
+            boxes = boxes[boxes["visible"] == 1]
+        boxes = boxes.dropna(subset=["x0", "y0", "x1", "y1"])
+        boxes = boxes[boxes["Path"].isin(rows)]
+    sizes: dict[str, tuple[int, int]] = {}
+
+    def size_of(path: str) -> tuple[int, int]:
+        if path not in sizes:
+            with Image.open(os.path.join(args.data_root, path)) as img:
+                sizes[path] = img.size
+        return sizes[path]
+
+    def box_of(path: str, observation: str):
+        if boxes is None:
+            return None
+        match = boxes[(boxes["Path"] == path) & (boxes["observation"] == observation)]
+        if match.empty:
+            return None
+        b = match.iloc[0]
+        return C.map_box((b["x0"], b["y0"], b["x1"], b["y1"]), size_of(path), array.shape[1], crop)
+
+    examples = [r for part in chosen for _, r in part.iterrows()]
+    maps = cams_for([r["Path"] for r in examples])
+    panels = []
+    for r in examples:
+        image, m = maps[r["Path"]]
+        j = OBSERVATIONS.index(r["observation"])
+        panels.append({"image": image, "cam": m[j].numpy(), "observation": r["observation"], "path": r["Path"],
+                       "probability": float(r["probability"]), "label": int(r["label"]),
+                       "box": box_of(r["Path"], r["observation"])})  # fmt: skip
+    figure = cam_figure(panels, args.title or "Class activation maps of correctly classified validation images")
+
+    # Localization: every true-positive image whose finding has a true box
+    records = []
+    if boxes is not None and len(boxes):
+        tp = long[(long["label"] == 1) & (long["probability"] >= 0.5)]
+        tp = tp.merge(boxes[["Path", "observation", "x0", "y0", "x1", "y1"]], on=["Path", "observation"])
+        tp = tp.sort_values(["observation", "Path"], kind="mergesort")
+        tp_maps = cams_for(sorted(set(tp["Path"])))
+        for _, r in tp.iterrows():
+            box = C.map_box((r["x0"], r["y0"], r["x1"], r["y1"]), size_of(r["Path"]), array.shape[1], crop)
+            if box is None:
+                continue
+            cam = tp_maps[r["Path"]][1][OBSERVATIONS.index(r["observation"])].numpy()
+            result = C.localize(cam, box, (crop, crop), args.tolerance, args.threshold)
+            records.append({"Path": r["Path"], "observation": r["observation"], **result.__dict__})
+    table = summarize(pd.DataFrame(records, columns=["Path", "observation", "hit", "tolerant_hit", "reachable",
+                                                     "iou", "chance"]))  # fmt: skip
+    feature = tuple(model.feature_maps(torch.zeros(1, crop, crop, dtype=torch.uint8)).shape[2:])
+    save_figure(figure, args.figure)
+    write_csv(args.table, table, float_format="%.4f")
+    legend_args = (table, crop, feature, args.tolerance, args.threshold, boxes is not None)
+    write_text(args.markdown, localization_markdown(*legend_args))
+    write_text(args.html, localization_html(*legend_args))
+    overall = table.set_index("observation").loc["overall"].to_dict() if len(table) else {}
+    print(json.dumps({"examples": len(panels), "localized": len(records), "overall": overall}, default=float),
+          file=sys.stderr)  # fmt: skip

@@ -1,0 +1,110 @@
+"""chexpertnet tables: the paper's Tables 1-4, the comparison against the baseline and the paper beside us."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+ORDER = 110  # position in `chexpertnet --help`
+HELP = (
+    "result tables from every run's predictions: one per experiment (the paper's Tables 1-4, mean ± sd over "
+    "seeds), the paired comparison against the baseline, and the paper's values beside ours; each with provenance"
+)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--labels", required=True, help="a CheXpert-format CSV with 0/1 labels (valid.csv)")
+    p.add_argument(
+        "--experiment", nargs=5, action="append", required=True, help="an experiment's factors",
+        metavar=("NAME", "VIEWS", "NORMALIZATION", "INIT", "UNCERTAINTY"),
+    )  # fmt: skip
+    p.add_argument(
+        "--run", dest="runs", nargs=4, action="append", required=True, help="one trained model's outputs",
+        metavar=("EXPERIMENT", "SEED", "PREDICTIONS", "CHECKPOINT"),
+    )  # fmt: skip
+    p.add_argument("--baseline", default="baseline", help="the experiment the others are compared with")
+    p.add_argument("--paper", help="YAML with the paper's reported values (workflow/data/paper_values.yaml)")
+    p.add_argument("--aggregate", choices=("mean", "max"), default="mean", help="patient score from its images")
+    p.add_argument("--resamples", type=int, default=2000, help="patient bootstrap resamples")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    p.add_argument("--dataset-csv", action="append", default=[], help="dataset CSVs to record in the provenance")
+    p.add_argument("--manifest", action="append", default=[], help="manifests to record in the provenance")
+    p.add_argument("--config-hash", default=None, help="hash of the workflow config, recorded in the provenance")
+    p.add_argument("--out-dir", required=True, help="folder for <experiment>, comparison and paper_vs_ours files")
+
+
+def run(args: argparse.Namespace) -> None:
+    from collections import defaultdict
+    from pathlib import Path
+
+    import yaml
+
+    from chexpertnet import tables as T
+    from chexpertnet.chexpert import DataError
+    from chexpertnet.fileio import write_json, write_text
+    from chexpertnet.predictions import load_experiments
+    from chexpertnet.provenance import record
+    from chexpertnet.scoring import compare, experiment_table
+
+    factors = {name: {"views": v, "normalization": n, "init": i, "uncertainty": u}
+               for name, v, n, i, u in args.experiment}  # fmt: skip
+    runs = defaultdict(list)
+    for name, seed, predictions, checkpoint in args.runs:
+        if name not in factors:
+            raise DataError(f"--run {name} {seed}: no --experiment {name} was given; give its factors")
+        runs[name].append((int(seed), predictions, checkpoint))
+    missing = sorted(set(factors) - set(runs))
+    if missing:
+        raise DataError(f"experiments {missing} have no --run: give at least one seed's predictions for each")
+    if args.baseline not in factors:
+        raise DataError(f"--baseline {args.baseline!r} is not one of the experiments {sorted(factors)}")
+    paper = {}
+    if args.paper:
+        paper = yaml.safe_load(Path(args.paper).read_text())["experiments"]
+
+    scored = load_experiments(args.labels, [(n, int(s), p) for n, s, p, _ in args.runs], args.aggregate)
+    tables = {name: experiment_table(scored[name], args.resamples, args.seed) for name in factors}
+    comparisons = {name: compare(scored[args.baseline], scored[name], args.resamples, args.seed)
+                   for name in factors if name != args.baseline}  # fmt: skip
+    paper_frame = T.paper_vs_ours(paper, tables)
+
+    out = Path(args.out_dir)
+    files = {}
+    for name, table in tables.items():
+        files[name] = {
+            ".csv": T.to_csv(table),
+            ".md": T.experiment_markdown(name, factors[name], table, paper.get(name), args.resamples, args.aggregate),
+            ".html": T.experiment_html(name, factors[name], table, paper.get(name), args.resamples, args.aggregate),
+        }
+    files["comparison"] = {
+        ".csv": T.to_csv(T.comparison_frame(comparisons)),
+        ".md": T.comparison_markdown(args.baseline, factors, tables, comparisons, args.resamples),
+        ".html": T.comparison_html(args.baseline, factors, tables, comparisons, args.resamples),
+    }
+    files["paper_vs_ours"] = {
+        ".csv": T.to_csv(paper_frame),
+        ".md": T.paper_vs_ours_markdown(paper_frame, paper),
+        ".html": T.paper_vs_ours_html(paper_frame, paper),
+    }
+    inputs = {
+        "dataset_csvs": [args.labels, *args.dataset_csv],
+        "manifests": args.manifest,
+        "predictions": [r[1] for rs in runs.values() for r in rs],
+        "checkpoints": [r[2] for rs in runs.values() for r in rs],
+    }
+    if args.paper:
+        inputs["paper_values"] = [args.paper]
+    settings = {
+        "aggregate": args.aggregate, "bootstrap_resamples": args.resamples, "bootstrap_seed": args.seed,
+        "confidence_level": 0.95, "baseline": args.baseline, "config_hash": args.config_hash,
+        "experiments": {n: {**factors[n], "seeds": sorted(s for s, _, _ in runs[n])} for n in factors},
+    }  # fmt: skip
+    for stem, contents in files.items():
+        for suffix, text in contents.items():
+            write_text(out / f"{stem}{suffix}", text)
+        provenance = record(inputs, settings, [out / f"{stem}{suffix}" for suffix in contents])
+        write_json(out / f"{stem}.provenance.json", provenance)
+    summary = {n: round(float(t.set_index("observation").loc["mean (defined observations)", "auc"]), 4)
+               for n, t in tables.items()}  # fmt: skip
+    print(json.dumps({"mean_auc": summary, "out_dir": str(out)}), file=sys.stderr)

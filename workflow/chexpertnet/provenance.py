@@ -1,0 +1,62 @@
+"""Provenance of a result: which code, config, data and models produced it, with which settings, and when."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import subprocess
+from collections.abc import Iterable, Mapping
+from importlib import metadata
+from pathlib import Path
+
+from chexpertnet.fileio import sha256_file
+
+PACKAGES = ("chexpertnet", "torch", "torchvision", "numpy", "pandas", "scikit-learn", "matplotlib", "snakemake")
+
+
+def git_state(path: str | os.PathLike) -> dict:
+    """The commit of the checkout that contains ``path`` and whether it has uncommitted changes (None outside git)."""
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(["git", "-C", str(path), *args], capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return done.stdout if done.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    if commit is None:
+        return {"commit": None, "dirty": None}
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {"commit": commit.strip(), "dirty": None if status is None else bool(status.strip())}
+
+
+def package_versions(names: Iterable[str] = PACKAGES) -> dict:
+    versions = {"python": platform.python_version()}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def file_hashes(paths: Iterable[str | os.PathLike]) -> dict:
+    """{path: SHA-256} in path order."""
+    return {str(p): sha256_file(p) for p in sorted({str(p) for p in paths})}
+
+
+def record(inputs: Mapping[str, Iterable[str | os.PathLike]], settings: Mapping, outputs: Iterable[str | os.PathLike],
+           code_dir: str | os.PathLike | None = None) -> dict:  # fmt: skip
+    """The provenance of ``outputs``: SHA-256 of every input file by kind (dataset CSVs, manifests, checkpoints...)
+    and of the outputs themselves, the settings, the git state of ``code_dir`` (the package's checkout by default),
+    package versions and the time of creation (UTC)."""
+    code_dir = code_dir or Path(__file__).resolve().parent
+    return {
+        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "git": git_state(code_dir),
+        "packages": package_versions(),
+        "settings": dict(settings),
+        "inputs": {kind: file_hashes(paths) for kind, paths in inputs.items()},
+        "outputs": file_hashes(outputs),
+    }

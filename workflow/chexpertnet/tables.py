@@ -1,0 +1,259 @@
+"""The result tables: the paper's Tables 1-4 (one per experiment), the comparison against the baseline, and the
+paper's values beside ours. Pure functions from score frames to frames and Markdown/HTML text (no file I/O).
+
+Every number is formatted with a fixed number of decimals so that a table regenerated from the same inputs is
+byte-identical; an undefined value is NaN in CSV and ``n/a`` in Markdown/HTML.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from chexpertnet.markup import html_page, markdown
+from chexpertnet.observations import ABBREVIATIONS, OBSERVATIONS
+from chexpertnet.scoring import MEAN_COMPETITION, MEAN_DEFINED
+
+NA = "n/a"
+FLOAT_FORMAT = "%.6f"
+ROUNDING = 0.0005  # the paper prints 3 decimals: a mean of its values can differ from the stated one by this much
+UNSTABLE_MARK = "†"
+
+
+def _isnan(x) -> bool:
+    return x is None or (isinstance(x, float) and math.isnan(x))
+
+
+def fmt(x, digits: int = 3, sign: bool = False) -> str:
+    if _isnan(x):
+        return NA
+    return f"{x:+.{digits}f}" if sign else f"{x:.{digits}f}"
+
+
+def fmt_ci(low, high, digits: int = 3, sign: bool = False) -> str:
+    if _isnan(low) or _isnan(high):
+        return NA
+    return f"[{fmt(low, digits, sign)}, {fmt(high, digits, sign)}]"
+
+
+def fmt_p(p) -> str:
+    if _isnan(p):
+        return NA
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def fmt_auc_sd(auc, sd, digits: int = 3) -> str:
+    return fmt(auc, digits) if _isnan(sd) else f"{fmt(auc, digits)} ± {fmt(sd, digits)}"
+
+
+# --- one experiment: the paper's Tables 1-4 -------------------------------------------------------------------------
+def describe(factors: Mapping[str, str]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in factors.items())
+
+
+def paper_row(table: pd.DataFrame) -> pd.DataFrame:
+    """The paper's layout: one header of abbreviations and one row of AUCs (± sd over seeds), then the mean."""
+    rows = table.set_index("observation")
+    cells = {}
+    for observation, abbreviation in zip(OBSERVATIONS, ABBREVIATIONS, strict=True):
+        r = rows.loc[observation]
+        cells[abbreviation] = fmt_auc_sd(r["auc"], r["sd"]) + (UNSTABLE_MARK if r["unstable"] else "")
+    cells["Mean"] = fmt_auc_sd(rows.loc[MEAN_DEFINED, "auc"], rows.loc[MEAN_DEFINED, "sd"])
+    return pd.DataFrame([cells])
+
+
+def detail_rows(table: pd.DataFrame) -> pd.DataFrame:
+    out = pd.DataFrame({
+        "": table["abbreviation"],
+        "observation": table["observation"],
+        "AUC": [fmt_auc_sd(a, s) for a, s in zip(table["auc"], table["sd"], strict=True)],
+        "95% CI": [fmt_ci(lo, hi) for lo, hi in zip(table["ci_low"], table["ci_high"], strict=True)],
+        "positives": table["positives"].astype(str),
+        "negatives": table["negatives"].astype(str),
+    })  # fmt: skip
+    means = out["observation"].isin([MEAN_DEFINED, MEAN_COMPETITION])
+    out.loc[means, "positives"] = [f"{n} observations" for n in table.loc[means, "positives"]]
+    out.loc[means, "negatives"] = ""
+    out.loc[table["unstable"].to_numpy(), ""] += UNSTABLE_MARK
+    return out
+
+
+def experiment_notes(table: pd.DataFrame, resamples: int, aggregate: str) -> str:
+    seeds = int(table["seeds"].iloc[0])
+    spread = f"mean ± sd over {seeds} seeds" if seeds > 1 else "one seed"
+    undefined = table.loc[table["auc"].isna() & ~table["observation"].isin([MEAN_DEFINED, MEAN_COMPETITION]),
+                          "abbreviation"].tolist()  # fmt: skip
+    text = (
+        f"Patient-level ROC-AUC (patient score = {aggregate} of its images' P(positive)); {spread}; 95% CI from "
+        f"{resamples} patient bootstrap resamples. {UNSTABLE_MARK}: fewer than 10 positive patients (unstable). "
+    )
+    if undefined:
+        text += f"{NA}: undefined (only one class among the patients: {', '.join(undefined)}), excluded from means."
+    return text.strip()
+
+
+def experiment_markdown(name: str, factors: Mapping[str, str], table: pd.DataFrame, paper: Mapping | None,
+                        resamples: int, aggregate: str) -> str:  # fmt: skip
+    title = f"# {name}: AUC per observation ({describe(factors)})\n\n"
+    if paper:
+        title += f"The paper's Table {paper['table']}, \"{paper['title']}\" (section {paper['section']}).\n\n"
+    return (
+        title + markdown(paper_row(table)) + "\n" + markdown(detail_rows(table)) + "\n"
+        + experiment_notes(table, resamples, aggregate) + "\n"
+    )  # fmt: skip
+
+
+def experiment_html(name: str, factors: Mapping[str, str], table: pd.DataFrame, paper: Mapping | None,
+                    resamples: int, aggregate: str) -> str:  # fmt: skip
+    intro = describe(factors)
+    if paper:
+        intro += f". The paper's Table {paper['table']}, \"{paper['title']}\" (section {paper['section']})."
+    return html_page(f"{name}: AUC per observation", [
+        ("", intro, paper_row(table)), ("", experiment_notes(table, resamples, aggregate), detail_rows(table)),
+    ])  # fmt: skip
+
+
+# --- all experiments against the baseline ----------------------------------------------------------------------------
+def comparison_summary(baseline: str, factors: Mapping[str, Mapping[str, str]], tables: Mapping[str, pd.DataFrame],
+                       comparisons: Mapping[str, pd.DataFrame]) -> pd.DataFrame:  # fmt: skip
+    rows = []
+    for name, table in tables.items():
+        mean = table.set_index("observation").loc[MEAN_DEFINED]
+        row = {
+            "experiment": name, **factors[name], "seeds": str(int(mean["seeds"])),
+            "mean AUC": fmt_auc_sd(mean["auc"], mean["sd"]), "95% CI": fmt_ci(mean["ci_low"], mean["ci_high"]),
+        }  # fmt: skip
+        if name == baseline:
+            row.update({"Δ mean AUC": "(baseline)", "Δ 95% CI": "", "p": ""})
+        else:
+            d = comparisons[name].set_index("observation").loc[MEAN_DEFINED]
+            row.update({"Δ mean AUC": fmt(d["delta"], sign=True), "Δ 95% CI": fmt_ci(d["ci_low"], d["ci_high"],
+                        sign=True), "p": fmt_p(d["p"])})  # fmt: skip
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def delta_grid(comparisons: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """ΔAUC per observation: bold where the 95% CI excludes 0, * where the Holm-adjusted p < 0.05."""
+    rows = []
+    for name, comp in comparisons.items():
+        row = {"experiment": name}
+        for _, r in comp.iterrows():
+            cell = fmt(r["delta"], sign=True)
+            if cell != NA and (r["ci_low"] > 0 or r["ci_high"] < 0):
+                cell = f"**{cell}**"
+            if not _isnan(r["p_holm"]) and r["p_holm"] < 0.05:
+                cell += "*"
+            row[r["abbreviation"]] = cell
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def comparison_notes(baseline: str, resamples: int, comparisons: Mapping[str, pd.DataFrame]) -> str:
+    patients = ", ".join(f"{n} {int(c['patients'].iloc[0])}" for n, c in comparisons.items())
+    return (
+        f"Δ = experiment − {baseline}, by a paired patient bootstrap ({resamples} resamples; the same resampled "
+        f"patients for both; patients scored by both: {patients}). p: two-sided bootstrap p-value of Δ (for the "
+        "mean, unadjusted). In the grid, bold: the 95% CI of Δ excludes 0; *: Holm-adjusted p < 0.05 over the 14 "
+        "observations. A difference whose CI includes 0 is not distinguishable from noise on this validation set."
+    )
+
+
+def comparison_markdown(baseline, factors, tables, comparisons, resamples) -> str:
+    text = "# Experiments against the baseline\n\n" + markdown(comparison_summary(baseline, factors, tables,
+                                                                                comparisons))  # fmt: skip
+    if comparisons:
+        text += "\n## ΔAUC per observation\n\n" + markdown(delta_grid(comparisons))
+        text += "\n" + comparison_notes(baseline, resamples, comparisons) + "\n"
+    return text
+
+
+def comparison_html(baseline, factors, tables, comparisons, resamples) -> str:
+    sections = [("", "", comparison_summary(baseline, factors, tables, comparisons))]
+    if comparisons:
+        grid = delta_grid(comparisons).replace(r"\*\*(.*?)\*\*", r"\1 (CI excludes 0)", regex=True)
+        sections.append(("ΔAUC per observation", comparison_notes(baseline, resamples, comparisons), grid))
+    return html_page("Experiments against the baseline", sections)
+
+
+def comparison_frame(comparisons: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    if not comparisons:
+        return pd.DataFrame(columns=["experiment", "observation", "abbreviation", "patients", "auc_baseline", "auc",
+                                     "delta", "ci_low", "ci_high", "p", "p_holm"])  # fmt: skip
+    return pd.concat([c.assign(experiment=n)[["experiment", *c.columns]] for n, c in comparisons.items()],
+                     ignore_index=True)  # fmt: skip
+
+
+# --- the paper beside us ---------------------------------------------------------------------------------------------
+def paper_vs_ours(paper: Mapping[str, Mapping], tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Per experiment that the paper reports: its value, ours and ours − paper per observation; the mean of the
+    paper's values beside our mean over the same observations; the paper's stated mean beside our mean over every
+    defined observation, with a note where the stated mean disagrees with the paper's own values."""
+    rows = []
+    for name, entry in paper.items():
+        if name not in tables:
+            continue
+        ours = tables[name].set_index("abbreviation")["auc"]
+        values = entry.get("values") or {}
+        for observation, abbreviation in zip(OBSERVATIONS, ABBREVIATIONS, strict=True):
+            p = values.get(abbreviation)
+            p = math.nan if p is None else float(p)
+            rows.append({"experiment": name, "paper_table": entry["table"], "row": observation,
+                         "abbreviation": abbreviation, "paper": p, "ours": ours[abbreviation], "note": ""})  # fmt: skip
+        reported = [a for a in ABBREVIATIONS if values.get(a) is not None]
+        computed = float(np.mean([values[a] for a in reported])) if reported else math.nan
+        ours_same = [ours[a] for a in reported if not math.isnan(ours[a])]
+        rows.append({"experiment": name, "paper_table": entry["table"],
+                     "row": f"mean of the paper's {len(reported)} values", "abbreviation": "mean (values)",
+                     "paper": computed, "ours": float(np.mean(ours_same)) if ours_same else math.nan,
+                     "note": "" if reported else "the paper gives no per-observation values"})  # fmt: skip
+        stated = entry.get("stated_mean")
+        stated = math.nan if stated is None else float(stated)
+        note = f"stated in {entry.get('stated_mean_source', 'the paper')}"
+        if reported and not math.isnan(stated) and abs(stated - computed) > ROUNDING:
+            note += (f"; DISAGREES with the paper's own values, whose mean is {computed:.4f} "
+                     f"(difference {stated - computed:+.4f})")  # fmt: skip
+        rows.append({"experiment": name, "paper_table": entry["table"], "row": "mean as stated by the paper",
+                     "abbreviation": "mean (stated)", "paper": stated, "ours": ours["mean"], "note": note})  # fmt: skip
+    frame = pd.DataFrame(rows, columns=["experiment", "paper_table", "row", "abbreviation", "paper", "ours", "note"])
+    frame.insert(6, "difference", frame["ours"] - frame["paper"])
+    return frame
+
+
+def _paper_vs_ours_sections(frame: pd.DataFrame, paper: Mapping[str, Mapping]):
+    for name, part in frame.groupby("experiment", sort=False):
+        entry = paper[name]
+        wide = pd.DataFrame({
+            "": ["paper", "ours", "ours − paper"],
+            **{a: [fmt(r["paper"], d), fmt(r["ours"], d), fmt(r["difference"], d, sign=True)]
+               for _, r in part.iterrows() for a, d in [(r["abbreviation"], 4 if r["row"].startswith("mean") else 3)]},
+        })  # fmt: skip
+        notes = [f"{r['abbreviation']}: {r['note']}" for _, r in part.iterrows() if r["note"]]
+        notes += list(entry.get("notes") or [])
+        heading = f"{name}: the paper's Table {entry['table']}, \"{entry['title']}\" (section {entry['section']})"
+        yield heading, wide, notes
+
+
+def paper_vs_ours_markdown(frame: pd.DataFrame, paper: Mapping[str, Mapping]) -> str:
+    text = (
+        "# The paper's values beside ours\n\nOur values are patient-level AUCs on this dataset; the paper's are on "
+        "real CheXpert. ours − paper is not a test: see the comparison table for what is significant.\n"
+    )
+    for heading, wide, notes in _paper_vs_ours_sections(frame, paper):
+        text += f"\n## {heading}\n\n" + markdown(wide)
+        text += "".join(f"\n- {n}" for n in notes) + ("\n" if notes else "")
+    return text
+
+
+def paper_vs_ours_html(frame: pd.DataFrame, paper: Mapping[str, Mapping]) -> str:
+    return html_page("The paper's values beside ours", [
+        (heading, " ".join(notes), wide) for heading, wide, notes in _paper_vs_ours_sections(frame, paper)
+    ])  # fmt: skip
+
+
+def to_csv(frame: pd.DataFrame) -> str:
+    """CSV text with fixed float formatting and ``\\n`` line endings (NaN as an empty field)."""
+    return frame.to_csv(index=False, float_format=FLOAT_FORMAT, lineterminator="\n")

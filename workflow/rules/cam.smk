@@ -1,0 +1,42 @@
+# a model -> class activation maps: Figure 1 and the localization table
+
+
+rule cam:
+    input:
+        unpack(cam_inputs),
+    output:
+        figure=report(
+            f"{RESULTS}/cam/{{experiment}}/seed{{seed}}/figure1.png",
+            caption="../report/cam.rst",
+            category="Class activation maps",
+            labels={"experiment": "{experiment}", "figure": "Figure 1"},
+        ),
+        table=f"{RESULTS}/cam/{{experiment}}/seed{{seed}}/localization.csv",
+        markdown=f"{RESULTS}/cam/{{experiment}}/seed{{seed}}/localization.md",
+        html=report(
+            f"{RESULTS}/cam/{{experiment}}/seed{{seed}}/localization.html",
+            caption="../report/localization.rst",
+            category="Class activation maps",
+            labels={"experiment": "{experiment}", "figure": "localization"},
+        ),
+    log:
+        f"{LOGS}/cam/{{experiment}}/seed{{seed}}.log",
+    benchmark:
+        f"{BENCHMARKS}/cam/{{experiment}}/seed{{seed}}.tsv"
+    conda:
+        CONDA_ENV
+    threads: config["train"]["threads"]
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        cam_args=cam_args,
+        data_root=data_root(),
+        title="Class activation maps of correctly classified validation images ({experiment}, seed {seed})",
+        code=code_hash("cam"),
+    shell:
+        "python -m chexpertnet cam --model {input.model} --manifest {input.manifest}"
+        " --cache {input.cache} {input.index} --predictions {input.predictions} --labels {input.labels}"
+        " --data-root {params.data_root} {params.cam_args} --threads {threads} --title {params.title:q}"
+        " --figure {output.figure} --table {output.table} --markdown {output.markdown} --html {output.html}"
+        " 2> {log}"
