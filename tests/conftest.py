@@ -53,3 +53,17 @@ def write_dataset(root: Path, size: tuple[int, int] = (48, 40), seed: int = 0) -
 def dataset(tmp_path: Path) -> tuple[Path, dict[str, Path]]:
     root = tmp_path / "data"
     return root, write_dataset(root)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> Path:
+    """A copy of the workflow that has run to completion on the tiny phantom config (config/tiny.yaml), shared by
+    the integration tests. Tests that edit it must restore what they change."""
+    import yaml
+
+    from workflow_helpers import copy_workflow, snakemake, tiny_config
+
+    workdir = copy_workflow(tmp_path_factory.mktemp("wf") / "wf")
+    (workdir / "config/tiny.yaml").write_text(yaml.safe_dump(tiny_config()))
+    snakemake(workdir, "--configfile", "config/tiny.yaml")
+    return workdir

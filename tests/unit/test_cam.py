@@ -100,3 +100,16 @@ def test_summary_pools_overall_and_keeps_chexpert_order():
     overall = table.set_index("observation").loc["overall"]
     assert overall["hit_rate"] == pytest.approx(2 / 3) and overall["ceiling"] == pytest.approx(2 / 3)
     assert overall["images"] == 3 and set(OBSERVATIONS) >= set(table["observation"][:-1])
+
+
+def test_cam_command_rejects_an_unknown_observation_before_any_work(tmp_path, capsys):
+    from chexpertnet.cli import main
+
+    outputs = [tmp_path / n for n in ("f.png", "t.csv", "t.md", "t.html")]
+    args = ["cam", "--model", "m.pt", "--manifest", "m.csv", "--cache", "a.npy", "a.csv", "--predictions", "p.csv",
+            "--labels", "v.csv", "--data-root", ".", "--observations", "Lung Opacity", "Lung Nodule",
+            "--figure", str(outputs[0]), "--table", str(outputs[1]), "--markdown", str(outputs[2]),
+            "--html", str(outputs[3])]  # fmt: skip
+    assert main(args) == 2
+    assert "['Lung Nodule'] are not CheXpert observations" in capsys.readouterr().err
+    assert not any(p.exists() for p in outputs)

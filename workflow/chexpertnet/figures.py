@@ -12,6 +12,7 @@ from PIL import Image
 
 from chexpertnet.fileio import atomic_path
 from chexpertnet.observations import ABBREVIATIONS, DATASET_DIR, OBSERVATIONS
+from chexpertnet.plotting import pyplot
 
 _ABBREV = dict(zip(OBSERVATIONS, ABBREVIATIONS, strict=True))
 _BOX_COLORS = ("#ff3b30", "#ffcc00", "#34c759", "#0a84ff", "#ff9f0a", "#bf5af2", "#64d2ff")
@@ -114,20 +115,6 @@ def contact_sheet(root: str | os.PathLike, out_png: str | os.PathLike, n_studies
 _EXPERIMENT_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, out_png: str | os.PathLike, dpi: int = 110) -> None:
-    with atomic_path(out_png, suffix=".png") as tmp:
-        fig.savefig(tmp, dpi=dpi, format="png", metadata={"Software": None})
-
-
 def roc_curves(scored, title: str = "") -> object:
     """A 4x4 grid: one panel per observation with every experiment's patient-level ROC curve overlaid (one line
     per seed), each labelled with its AUC (mean over seeds); panels where the AUC is undefined say so.
@@ -138,7 +125,7 @@ def roc_curves(scored, title: str = "") -> object:
 
     from chexpertnet.auc import auc
 
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(4, 4, figsize=(13, 13))
     flat = axes.ravel()
     for j, observation in enumerate(OBSERVATIONS):
@@ -182,7 +169,7 @@ def learning_curves(histories, title: str = "") -> object:
     ``histories`` maps experiment names to lists (one per seed) of history records (the train step's
     history.jsonl). Returns the figure.
     """
-    plt = _pyplot()
+    plt = pyplot()
     fig, (ax_loss, ax_vloss, ax_auc) = plt.subplots(1, 3, figsize=(14, 4.2))
     for k, (name, seeds) in enumerate(histories.items()):
         color = _EXPERIMENT_COLORS[k % len(_EXPERIMENT_COLORS)]
@@ -206,51 +193,5 @@ def learning_curves(histories, title: str = "") -> object:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.suptitle(title or "Learning curves", fontsize=12)
-    fig.tight_layout()
-    return fig
-
-
-def save_figure(fig, out_png: str | os.PathLike, dpi: int = 110) -> None:
-    """Save atomically and close."""
-    _save(fig, out_png, dpi)
-    _pyplot().close(fig)
-
-
-def cam_figure(panels, title: str = "") -> object:
-    """The paper's Figure 1: one panel per example, the CAM of its observation over the model's input image, with a
-    colour bar (the CAM in logit-difference units), the true box where known, and a caption (observation,
-    P(positive), label). ``panels``: dicts with image, cam, observation, path, probability, label, box."""
-    from matplotlib import colormaps
-    from matplotlib.cm import ScalarMappable
-    from matplotlib.colors import Normalize
-    from matplotlib.patches import Rectangle
-
-    from chexpertnet.cam import overlay, upsample
-
-    plt = _pyplot()
-    n = max(1, len(panels))
-    cols = min(n, 4)
-    rows = (n + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 3.9 * rows), squeeze=False)
-    for ax in axes.ravel():
-        ax.axis("off")
-    if not panels:
-        axes[0][0].text(0.5, 0.5, "no correctly classified example", ha="center", va="center")
-    for ax, p in zip(axes.ravel(), panels, strict=False):
-        import torch
-
-        up = upsample(torch.as_tensor(p["cam"], dtype=torch.float32), p["image"].shape)
-        ax.imshow(overlay(p["image"], p["cam"]), interpolation="nearest")
-        if p.get("box") is not None:
-            x0, y0, x1, y1 = p["box"]
-            ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, ec="white", lw=1.2, ls="--"))
-        label = "positive" if p["label"] == 1 else "negative"
-        ax.set_title(f"{p['observation']}\nP(positive) = {p['probability']:.2f}, label {label}", fontsize=9)
-        ax.text(0.5, -0.04, p["path"].split("/", 2)[-1], transform=ax.transAxes, ha="center", va="top", fontsize=6,
-                color="0.35")  # fmt: skip
-        mappable = ScalarMappable(Normalize(up.min(), up.max()), colormaps["jet"])
-        bar = fig.colorbar(mappable, ax=ax, fraction=0.046, pad=0.03)
-        bar.ax.tick_params(labelsize=6)
-    fig.suptitle(title or "Class activation maps", fontsize=11)
     fig.tight_layout()
     return fig

@@ -349,8 +349,8 @@ def all_targets():
 
 # ---------------------------------------------------------------------------------------------------------------
 # Code-aware staleness. Snakemake reruns a job when its params change, but it does not see the Python modules that
-# a command imports. Each rule therefore gets, as a param, a hash of the syntax trees (comments and formatting do not
-# count) of exactly the package modules its subcommand imports, followed transitively.
+# a command imports. Each rule therefore gets, as a param, a hash of the syntax trees (comments, docstrings and
+# formatting do not count) of exactly the package modules its subcommand imports, followed transitively.
 def _module_file(name):
     parts = name.split(".")
     base = PACKAGE_DIR.joinpath(*parts)
@@ -396,5 +396,25 @@ def code_hash(command):
         "chexpertnet.__main__", f"chexpertnet.commands.{command}"
     ):
         digest.update(name.encode())
-        digest.update(ast.dump(ast.parse(_module_file(name).read_text())).encode())
+        digest.update(ast.dump(_without_docstrings(_module_file(name))).encode())
     return digest.hexdigest()[:16]
+
+
+def _without_docstrings(path):
+    """The module's syntax tree without docstrings: editing documentation (or comments, or formatting, which
+    the syntax tree never holds) reruns nothing."""
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (
+            isinstance(
+                node,
+                (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef),
+            )
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
+            node.body = body[1:] or [ast.Pass()]
+    return tree

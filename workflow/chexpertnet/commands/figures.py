@@ -24,7 +24,8 @@ def run(args: argparse.Namespace) -> None:
     import json
 
     from chexpertnet.chexpert import DataError
-    from chexpertnet.figures import learning_curves, roc_curves, save_figure
+    from chexpertnet.figures import learning_curves, roc_curves
+    from chexpertnet.plotting import save_figure
     from chexpertnet.predictions import load_experiments
 
     scored = load_experiments(args.labels, [(n, int(s), p) for n, s, p, _ in args.runs], args.aggregate)

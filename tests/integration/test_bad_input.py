@@ -1,0 +1,114 @@
+"""Bad input through the whole workflow: `snakemake --cores all` stops at validation (or at config validation),
+before any training, with the clear message in the log and on screen, and leaves no partial results."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from workflow_helpers import copy_workflow, snakemake, tiny_config
+
+pytestmark = pytest.mark.integration
+
+DATA = Path("results/phantom/data")
+CSV = DATA / "CheXpert-v1.0-small"
+
+
+@pytest.fixture(scope="module")
+def phantom_only(tmp_path_factory) -> Path:
+    """A workflow copy where only the phantom has been generated."""
+    workdir = copy_workflow(tmp_path_factory.mktemp("bad") / "wf")
+    (workdir / "config/tiny.yaml").write_text(yaml.safe_dump(tiny_config()))
+    snakemake(workdir, "phantom", "--configfile", "config/tiny.yaml")
+    return workdir
+
+
+def edit_csv(path: Path, change: Callable[[pd.DataFrame], pd.DataFrame]) -> None:
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    change(frame).to_csv(path, index=False)
+
+
+def missing_image(wd: Path) -> list[str]:
+    path = pd.read_csv(wd / CSV / "train.csv")["Path"][5]
+    (wd / DATA / path).unlink()
+    return ["1 of", "listed image(s) are missing", path]
+
+
+def corrupt_jpeg(wd: Path) -> list[str]:
+    path = pd.read_csv(wd / CSV / "valid.csv")["Path"][3]
+    (wd / DATA / path).write_bytes(b"\xff\xd8\xff not a jpeg")
+    return ["1 image(s) cannot be decoded", path]
+
+
+def malformed_label(wd: Path) -> list[str]:
+    def change(frame):
+        frame.loc[2, "Cardiomegaly"] = "yes"
+        return frame
+
+    edit_csv(wd / CSV / "train.csv", change)
+    return ["train.csv", "line 4, column 'Cardiomegaly': 'yes'"]
+
+
+def patient_in_both_splits(wd: Path) -> list[str]:
+    train = pd.read_csv(wd / CSV / "train.csv", dtype=str, keep_default_na=False)
+    source = train["Path"][0]
+    patient = source.split("/")[2]
+    target = source.replace("/train/", "/valid/")
+    (wd / DATA / target).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(wd / DATA / source, wd / DATA / target)
+
+    def change(frame):
+        row = train.iloc[[0]].copy()
+        row["Path"] = target
+        for column in frame.columns[5:]:  # valid labels are 0 or 1 (no blank, no uncertain)
+            row[column] = "1.0" if row[column].iloc[0] == "1.0" else "0.0"
+        return pd.concat([frame, row], ignore_index=True)
+
+    edit_csv(wd / CSV / "valid.csv", change)
+    return ["1 patient(s) appear in both", patient]
+
+
+@pytest.mark.parametrize("corrupt", [missing_image, corrupt_jpeg, malformed_label, patient_in_both_splits])
+def test_bad_data_stops_at_validation_with_the_message_and_nothing_partial(phantom_only, tmp_path, corrupt):
+    workdir = tmp_path / "wf"
+    shutil.copytree(phantom_only, workdir, symlinks=True)
+    expected = corrupt(workdir)
+    result = snakemake(workdir, "--configfile", "config/tiny.yaml", check=False)
+    assert result.returncode != 0
+    screen = result.stdout + result.stderr
+    for text in expected:
+        assert text in screen, f"{text!r} not on screen:\n{screen[-3000:]}"
+    log = (workdir / "results/phantom/logs/validate.log").read_text()
+    assert all(text in log for text in expected)
+    results = workdir / "results/phantom"
+    assert not (results / "validation.json").exists()
+    for later in ("cache", "manifests", "stats", "models", "predictions", "scores", "tables"):
+        assert not (results / later).exists(), f"{later} was made from bad data"
+    assert "rule train:" not in screen
+    assert not list(results.rglob("*.tmp*")), "temporary files left behind"
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (lambda c: c["experiments"]["scratch"].update(init="imagenet21k"), ["imagenet21k", "pretrained", "scratch"]),
+        (lambda c: c["experiments"]["frontal"].update(seeds=[]), ["seeds", "[]"]),
+        (lambda c: c["experiments"]["frontal"].update(views="lateral"), ["lateral", "both", "frontal"]),
+    ],
+    ids=["unknown-init", "empty-seeds", "unknown-views"],
+)
+def test_bad_config_stops_before_any_job(tmp_path, change, expected):
+    workdir = copy_workflow(tmp_path / "wf")
+    config = tiny_config()
+    change(config)
+    (workdir / "config/bad.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake(workdir, "--configfile", "config/bad.yaml", check=False)
+    assert result.returncode != 0
+    screen = result.stdout + result.stderr
+    assert all(text in screen for text in expected), screen[-3000:]
+    assert not (workdir / "results").exists()

@@ -1,0 +1,104 @@
+"""Only what is stale reruns: code edits (by the modules each step runs), config edits and a new seed, checked with
+`snakemake -n` on the finished tiny run (the plan and its reasons)."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from workflow_helpers import planned_jobs, snakemake
+
+pytestmark = pytest.mark.integration
+
+TRAINING_AND_AFTER = {"pretrain_synthetic", "train", "predict", "score", "tables", "figures", "cam", "report"}
+DATA = {"phantom", "validate", "cache", "manifest", "stats"}
+
+
+@contextlib.contextmanager
+def edited(path: Path, change: Callable[[str], str]) -> Iterator[None]:
+    original = path.read_text()
+    try:
+        path.write_text(change(original))
+        yield
+    finally:
+        path.write_text(original)
+
+
+def plan(workdir: Path, config: str = "config/tiny.yaml"):
+    result = snakemake(workdir, "--configfile", config, "-n")
+    return planned_jobs(result), result.stdout + result.stderr
+
+
+def module(workdir: Path, name: str) -> Path:
+    return workdir / "workflow/chexpertnet" / f"{name}.py"
+
+
+def trained(text: str) -> list[str]:
+    """The models that the plan trains, as '<experiment>/seed<seed>'."""
+    return sorted(re.findall(r"output: results/phantom/models/(\w+/seed\d+)/model\.pt", text))
+
+
+def add_function(text: str) -> str:
+    return text + "\n\ndef _staleness_probe():\n    return 1\n"
+
+
+def test_nothing_reruns_on_an_up_to_date_tree_or_after_comment_and_readme_edits(tiny_run):
+    assert plan(tiny_run)[0] == {}
+    with edited(module(tiny_run, "metrics"), lambda t: t + "\n# a comment\n"), \
+            edited(module(tiny_run, "train"), lambda t: t.replace("import torch\n", "import torch  # torch\n\n", 1)), \
+            edited(module(tiny_run, "cam"), lambda t: t.replace('"""', '"""Edited docs. ', 1)):  # fmt: skip
+        assert plan(tiny_run)[0] == {}, "comments, blank lines and docstrings are not code"
+    readme = tiny_run / "README.md"
+    readme.write_text("# edited\n")
+    assert plan(tiny_run)[0] == {}
+
+
+def test_editing_the_cam_module_reruns_only_cams_and_the_report(tiny_run):
+    with edited(module(tiny_run, "cam"), add_function):
+        jobs, text = plan(tiny_run)
+    assert set(jobs) == {"cam", "report"}, text
+    assert "params have changed since last execution" in text
+
+
+def test_editing_the_metrics_module_reruns_scoring_tables_figures_report_not_training(tiny_run):
+    with edited(module(tiny_run, "metrics"), add_function):
+        jobs, text = plan(tiny_run)
+    assert set(jobs) == {"score", "tables", "figures", "report"}, text
+    assert jobs["score"] == 4
+
+
+@pytest.mark.parametrize("name", ["model", "train"])
+def test_editing_the_model_or_training_reruns_training_and_after_not_the_data(tiny_run, name):
+    with edited(module(tiny_run, name), add_function):
+        jobs, text = plan(tiny_run)
+    assert set(jobs) == TRAINING_AND_AFTER, text
+    assert jobs["train"] == 4 and not set(jobs) & DATA
+
+
+def test_editing_the_phantom_reruns_everything(tiny_run):
+    with edited(module(tiny_run, "phantom"), add_function):
+        jobs, text = plan(tiny_run)
+    assert set(jobs) == DATA | TRAINING_AND_AFTER - {"pretrain_synthetic"}, text  # it reads no phantom data
+
+
+def test_changing_one_experiment_reruns_only_its_jobs_and_the_tables(tiny_run):
+    config = yaml.safe_load((tiny_run / "config/tiny.yaml").read_text())
+    config["experiments"]["scratch"]["normalization"] = "dataset"
+    (tiny_run / "config/changed.yaml").write_text(yaml.safe_dump(config))
+    jobs, text = plan(tiny_run, "config/changed.yaml")
+    assert jobs == {"train": 1, "predict": 1, "score": 1, "tables": 1, "figures": 1, "report": 1}, text
+    assert trained(text) == ["scratch/seed0"]
+
+
+def test_adding_a_seed_runs_only_the_new_seed(tiny_run):
+    config = yaml.safe_load((tiny_run / "config/tiny.yaml").read_text())
+    config["experiments"]["frontal"]["seeds"] = [0, 1]
+    (tiny_run / "config/seeds.yaml").write_text(yaml.safe_dump(config))
+    jobs, text = plan(tiny_run, "config/seeds.yaml")
+    assert jobs == {"train": 1, "predict": 1, "score": 1, "tables": 1, "figures": 1, "report": 1}, text
+    assert trained(text) == ["frontal/seed1"]

@@ -1,0 +1,64 @@
+"""Running the real workflow in tests: a copy of the workflow, a tiny phantom config, snakemake, its job plan."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import yaml
+
+from conftest import REPO
+
+WORKFLOW_FILES = ("Snakefile", "workflow", "config", "envs", "profiles")
+
+
+def copy_workflow(dest: Path) -> Path:
+    """A copy of the workflow (not the results) so tests can run, edit and break it in isolation."""
+    dest.mkdir(parents=True)
+    for name in WORKFLOW_FILES:
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, dest / name)
+    return dest
+
+
+def tiny_config(**overrides) -> dict:
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    config["phantom"].update(train_patients=40, valid_patients=20)
+    config["image"].update(cache_size=40, crop_size=32)
+    config["synthetic"].update(size=32, steps=3, batch_size=4)
+    config["train"].update(epochs=2, batch_size=8, log_every=2, checkpoint_every=5)
+    for key, value in overrides.items():
+        config[key] = value
+    return config
+
+
+def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--cores", "2", *args], cwd=workdir, capture_output=True, text=True,
+        timeout=600,
+    )  # fmt: skip
+    if check and result.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def planned_jobs(result: subprocess.CompletedProcess) -> Counter:
+    """{rule: count} from the 'Job stats' table of a `snakemake -n` run, without the `all` target (empty if nothing
+    is to be done)."""
+    text = result.stdout + result.stderr
+    if "Job stats" not in text:
+        return Counter()
+    table = text.split("Job stats", 1)[1].split("\n\n", 1)[0]
+    jobs = Counter()
+    for line in table.splitlines():
+        m = re.fullmatch(r"(\w+)\s+(\d+)", line.strip())
+        if m and m.group(1) not in ("all", "total"):
+            jobs[m.group(1)] = int(m.group(2))
+    return jobs
