@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint unit integration bench setup clean-results
+.PHONY: run test lint unit integration slurm bench setup clean-results
 
 setup: $(STAMP)
 
@@ -32,6 +32,10 @@ unit: $(STAMP)
 
 integration: $(STAMP)
 	$(BIN)/python -m pytest tests/integration
+
+# The SLURM profile on a one-node SLURM brought up on this machine (root; installs SLURM if missing), and its dry run
+slurm: $(STAMP)
+	$(BIN)/python -m pytest tests/slurm
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_cache.py

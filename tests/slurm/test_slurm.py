@@ -1,0 +1,151 @@
+"""The SLURM profile: the tiny phantom workflow on a real one-node SLURM (tests/slurm/cluster.sh), with the same
+outputs as a local run, and profiles/slurm's plan for the paper on real CheXpert."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import REPO, write_dataset
+from workflow_helpers import copy_workflow, planned_jobs, tiny_config
+
+HERE = Path(__file__).resolve().parent
+CLUSTER = HERE / "cluster.sh"
+TEST_PROFILE = HERE / "profile"
+# Rules that must run as SLURM jobs in the tiny workflow (later rules are checked against the local run's job list)
+CLUSTER_RULES = {"validate", "cache", "manifest", "stats", "pretrain_synthetic", "train", "predict", "score"}
+# Outputs compared byte for byte with the local run
+COMPARED = ("scores", "predictions", "tables")
+# Wall-clock guard: Snakemake waits forever when it cannot get job states, and ignores SIGTERM while it does
+SLURM_RUN_LIMIT_S = 420
+
+
+def cluster(action: str, env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", str(CLUSTER), action], env=env, capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def slurm_env():
+    """Bring the one-node SLURM up (installing it if needed); tear it down afterwards, also after a failure."""
+    env = dict(os.environ)
+    already_up = cluster("status", env).returncode == 0
+    up = cluster("up", env)
+    if up.returncode == 77:
+        pytest.skip(up.stderr.strip().splitlines()[-1])
+    if up.returncode != 0:
+        down = cluster("down", env)
+        raise AssertionError(f"tests/slurm/cluster.sh up failed:\n{up.stdout}\n{up.stderr}\n{down.stderr}")
+    env["SLURM_CONF"] = up.stdout.strip().splitlines()[-1].split("=", 1)[1]
+    yield env
+    if not already_up:
+        down = cluster("down", env)
+        assert down.returncode == 0, down.stderr
+
+
+def csv_files(results: Path) -> dict[str, bytes]:
+    return {
+        str(path.relative_to(results)): path.read_bytes()
+        for folder in COMPARED
+        for path in sorted((results / folder).rglob("*.csv"))
+    }
+
+
+@pytest.mark.slurm
+def test_tiny_workflow_on_slurm_matches_the_local_run(tmp_path, slurm_env):
+    config = yaml.safe_dump(tiny_config())
+    local = copy_workflow(tmp_path / "local")
+    on_slurm = copy_workflow(tmp_path / "slurm")
+    for workdir in (local, on_slurm):
+        (workdir / "config/tiny.yaml").write_text(config)
+    command = [
+        "timeout", "-k", "15", str(SLURM_RUN_LIMIT_S), sys.executable, "-m", "snakemake",
+        "--workflow-profile", str(TEST_PROFILE), "--configfile", "config/tiny.yaml",
+    ]  # fmt: skip
+    # The local reference run goes alongside, at the lowest CPU priority: it uses the cores while the SLURM run waits
+    # for its status checks, and does not slow down the SLURM jobs (which, slowed down, would miss the plugin's status
+    # checks, whose interval grows by 10 s each time no job has finished).
+    reference = subprocess.Popen(
+        ["nice", "-n", "19", sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", "config/tiny.yaml"],
+        cwd=local, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        run = subprocess.run(
+            command, cwd=on_slurm, env=slurm_env, capture_output=True, text=True, timeout=SLURM_RUN_LIMIT_S + 30
+        )
+        local_screen = reference.communicate(timeout=600)[0]
+    finally:
+        if reference.poll() is None:
+            reference.kill()
+            reference.wait()
+    assert reference.returncode == 0, f"the local reference run failed:\n{local_screen}"
+    screen = run.stdout + run.stderr
+    assert run.returncode == 0, f"snakemake on SLURM failed (rc {run.returncode}):\n{screen}"
+
+    # Every job went where it should: the non-local rules through sbatch, the local rules here.
+    run_id = re.search(r"SLURM run ID: (\S+)", screen)[1]
+    submitted = re.findall(r"has been submitted with SLURM jobid (\d+) \(log: (\S+)\)\.", screen)
+    logdir = on_slurm / ".snakemake/slurm_logs"
+    on_cluster = Counter(Path(log).relative_to(logdir).parts[0].removeprefix("rule_") for _, log in submitted)
+    here = Counter(re.findall(r"^localrule (\w+):", screen, re.MULTILINE)) - Counter(["all"])
+    assert set(on_cluster) >= CLUSTER_RULES, on_cluster
+    assert "phantom" in here and "phantom" not in on_cluster
+    planned = planned_jobs(subprocess.CompletedProcess([], 0, local_screen, ""))
+    assert on_cluster + here == planned, (on_cluster, here, planned)
+    job_ids = [job_id for job_id, _ in submitted]
+    assert len(set(job_ids)) == len(job_ids)
+    for _, log in submitted:  # the plugin's per-job logs (kept: slurm-keep-successful-logs)
+        assert Path(log).is_file() and Path(log).stat().st_size > 0, log
+    # squeue (no accounting database here) still knows the run's jobs, all completed
+    queue = subprocess.run(
+        ["squeue", "--noheader", "--states=all", "--format=%i|%T", "--name", run_id],
+        env=slurm_env, capture_output=True, text=True, timeout=30, check=True,
+    )  # fmt: skip
+    states = dict(line.split("|") for line in queue.stdout.split())
+    assert {job_id: states.get(job_id) for job_id in job_ids} == dict.fromkeys(job_ids, "COMPLETED")
+
+    # The same results, byte for byte, as the local run with the same config
+    expected = csv_files(local / "results/phantom")
+    assert any(name.startswith("scores/") for name in expected)
+    got = csv_files(on_slurm / "results/phantom")
+    assert sorted(got) == sorted(expected)
+    different = [name for name in expected if got[name] != expected[name]]
+    assert not different, f"differ from the local run: {different}"
+
+
+def test_slurm_profile_dry_run_shows_the_papers_jobs_and_requests(tmp_path):
+    workdir = copy_workflow(tmp_path / "wf")
+    root = tmp_path / "chexpert-root"
+    write_dataset(root)
+    config = yaml.safe_load((REPO / "config/chexpert.yaml").read_text())
+    config["dataset"]["root"] = str(root)
+    (workdir / "config/mine.yaml").write_text(yaml.safe_dump(config))
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--workflow-profile", "profiles/slurm", "--configfile",
+         "config/mine.yaml"],
+        cwd=workdir, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    plan = result.stdout + result.stderr
+    assert result.returncode == 0, plan
+    assert "Using workflow specific profile profiles/slurm" in plan
+    profile = yaml.safe_load((REPO / "profiles/slurm/config.yaml").read_text())
+    assert profile["executor"] == "slurm"
+    requests = {
+        rule: re.findall(rf"^rule {rule}:\n(?:    .*\n)*?    resources: (.*)$", plan, re.MULTILINE)
+        for rule in ("train", "predict", "cache", "stats")
+    }
+    assert len(requests["train"]) == 4 and len(requests["predict"]) == 4, plan
+    for rule, lines in requests.items():
+        # the GPU comes from the rules (config/chexpert.yaml trains on cuda), the rest from the profile
+        wanted = {f"{key}={value}" for key, value in profile["set-resources"][rule].items()}
+        if rule in ("train", "predict"):
+            wanted.add("gpu=1")
+        for line in lines:
+            assert wanted <= set(line.split(", ")), f"{rule}: {line}"
+    assert "rule phantom:" not in plan
