@@ -63,6 +63,13 @@ def data_root():
 DATA_FOLDER = config["dataset"].get("folder", "CheXpert-v1.0-small")
 
 
+def data_threads(n):
+    """Threads of the image steps (validate, cache, stats): n on real data; one on the phantom, whose few thousand
+    small images take seconds, so these steps never wait for two free cores while a training holds one.
+    """
+    return n if config["dataset"]["source"] == "chexpert" else 1
+
+
 def split_csv(split):
     return f"{data_root()}/{DATA_FOLDER}/{split}.csv"
 
@@ -87,7 +94,8 @@ def manifest_path(views, uncertainty, split, kind="csv"):
 
 # ---------------------------------------------------------------------------------------------------------------
 # Training. Priorities: the short data steps (50) run before anything else, then the synthetic pretraining (10),
-# which gates three of the four default trainings, so no core idles while a long job holds the other.
+# which gates three of the four default trainings, then the trainings (5) before predictions, scores and CAMs (0):
+# no core idles while a long job holds the other, and the last training starts as early as it can.
 IMAGENET_WEIGHTS = "resources/densenet121-imagenet.pth"
 SYNTHETIC_WEIGHTS = f"{RESULTS}/pretrained/densenet121-synthetic.pt"
 GPUS_PER_TRAINING = 1 if config["train"]["device"] == "cuda" else 0

@@ -45,7 +45,7 @@ rule validate:
     priority: 50
     conda:
         CONDA_ENV
-    threads: 4
+    threads: data_threads(4)
     resources:
         mem_mb=4000,
         runtime=120,
@@ -70,7 +70,7 @@ rule cache:
     priority: 50
     conda:
         CONDA_ENV
-    threads: 8
+    threads: data_threads(8)
     resources:
         mem_mb=4000,
         runtime=240,
@@ -126,7 +126,7 @@ rule stats:
     priority: 50
     conda:
         CONDA_ENV
-    threads: 4
+    threads: data_threads(4)
     resources:
         mem_mb=4000,
         runtime=60,

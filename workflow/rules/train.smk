@@ -57,6 +57,7 @@ rule train:
         f"{LOGS}/train/{{experiment}}/seed{{seed}}.log",
     benchmark:
         f"{BENCHMARKS}/train/{{experiment}}/seed{{seed}}.tsv"
+    priority: 5
     conda:
         CONDA_ENV
     threads: config["train"]["threads"]
