@@ -39,6 +39,19 @@ def tiny_config(**overrides) -> dict:
     return config
 
 
+def chexpert_workflow(tmp_path: Path) -> Path:
+    """A workflow copy whose config/mine.yaml is config/chexpert.yaml pointed at a small fake CheXpert root."""
+    from conftest import write_dataset
+
+    workdir = copy_workflow(tmp_path / "wf")
+    root = tmp_path / "chexpert-root"
+    write_dataset(root)
+    config = yaml.safe_load((REPO / "config/chexpert.yaml").read_text())
+    config["dataset"]["root"] = str(root)
+    (workdir / "config/mine.yaml").write_text(yaml.safe_dump(config))
+    return workdir
+
+
 def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     result = subprocess.run(
         [sys.executable, "-m", "snakemake", "--cores", "2", *args], cwd=workdir, capture_output=True, text=True,

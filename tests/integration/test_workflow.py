@@ -7,12 +7,8 @@ import re
 
 import pandas as pd
 import pytest
-import yaml
 
-from conftest import REPO, write_dataset
-from workflow_helpers import copy_workflow, snakemake, tiny_config
-
-__all__ = ["copy_workflow", "snakemake", "tiny_config"]  # also used by tests/slurm
+from workflow_helpers import chexpert_workflow, snakemake
 
 pytestmark = pytest.mark.integration
 
@@ -91,29 +87,8 @@ def test_tables_regenerate_byte_identically(tiny_run):
     assert before == after and len(before) == 18
 
 
-def test_corrupt_image_stops_at_validation_with_the_message_on_screen(tmp_path):
-    workdir = copy_workflow(tmp_path / "wf")
-    (workdir / "config/tiny.yaml").write_text(yaml.safe_dump(tiny_config()))
-    snakemake(workdir, "phantom", "--configfile", "config/tiny.yaml")
-    data = workdir / "results/phantom/data"
-    path = pd.read_csv(data / "CheXpert-v1.0-small/valid.csv")["Path"][3]
-    (data / path).write_bytes(b"\xff\xd8\xff not a jpeg")
-    result = snakemake(workdir, "--configfile", "config/tiny.yaml", check=False)
-    assert result.returncode != 0
-    screen = result.stdout + result.stderr
-    assert "1 image(s) cannot be decoded" in screen and path in screen
-    results = workdir / "results/phantom"
-    assert not (results / "validation.json").exists()
-    assert not (results / "cache").exists() and not (results / "manifests").exists()
-
-
 def test_real_chexpert_config_dry_run_shows_the_whole_plan(tmp_path):
-    workdir = copy_workflow(tmp_path / "wf")
-    root = tmp_path / "chexpert-root"
-    write_dataset(root)
-    config = yaml.safe_load((REPO / "config/chexpert.yaml").read_text())
-    config["dataset"]["root"] = str(root)
-    (workdir / "config/mine.yaml").write_text(yaml.safe_dump(config))
+    workdir = chexpert_workflow(tmp_path)
     result = snakemake(workdir, "-n", "--configfile", "config/mine.yaml")
     plan = result.stdout + result.stderr
     jobs = (("fetch_weights", 1), ("validate", 1), ("cache", 2), ("manifest", 4), ("stats", 2), ("train", 4),

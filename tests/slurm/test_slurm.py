@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, write_dataset
-from workflow_helpers import copy_workflow, planned_jobs, tiny_config
+from conftest import REPO
+from workflow_helpers import chexpert_workflow, copy_workflow, planned_jobs, tiny_config
 
 HERE = Path(__file__).resolve().parent
 CLUSTER = HERE / "cluster.sh"
@@ -120,12 +120,7 @@ def test_tiny_workflow_on_slurm_matches_the_local_run(tmp_path, slurm_env):
 
 
 def test_slurm_profile_dry_run_shows_the_papers_jobs_and_requests(tmp_path):
-    workdir = copy_workflow(tmp_path / "wf")
-    root = tmp_path / "chexpert-root"
-    write_dataset(root)
-    config = yaml.safe_load((REPO / "config/chexpert.yaml").read_text())
-    config["dataset"]["root"] = str(root)
-    (workdir / "config/mine.yaml").write_text(yaml.safe_dump(config))
+    workdir = chexpert_workflow(tmp_path)
     result = subprocess.run(
         [sys.executable, "-m", "snakemake", "-n", "--workflow-profile", "profiles/slurm", "--configfile",
          "config/mine.yaml"],
