@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 
+import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 
 from workflow_helpers import chexpert_workflow, snakemake
 
 pytestmark = pytest.mark.integration
+
 
 def test_default_dag_builds_every_data_output(tiny_run):
     results = tiny_run / "results/phantom"
@@ -97,3 +103,38 @@ def test_real_chexpert_config_dry_run_shows_the_whole_plan(tmp_path):
         assert any(line.split() == [rule, str(count)] for line in plan.splitlines()), f"{rule} x{count}:\n{plan}"
     assert "phantom" not in plan.split("Job stats")[1].split("\n\n")[0]
     assert "results/chexpert/cache/train.npy" in plan
+
+
+def test_cam_localization_from_masks_equals_that_from_boxes(tiny_run, tmp_path):
+    """Real data may come with masks instead of boxes: masks filled from the phantom's boxes score as the boxes do."""
+    results = tiny_run / "results/phantom"
+    truth = pd.read_csv(results / "data/phantom_truth.csv")
+    truth = truth[(truth["visible"] == 1) & truth["x0"].notna() & truth["Path"].str.contains("/valid/")]
+    rows = []
+    for k, r in enumerate(truth.itertuples()):
+        with Image.open(results / "data" / r.Path) as img:
+            width, height = img.size
+        mask = np.zeros((height, width), dtype=np.uint8)
+        mask[int(r.y0) : int(r.y1), int(r.x0) : int(r.x1)] = 255
+        Image.fromarray(mask).save(tmp_path / f"m{k}.png")
+        rows.append({"Path": r.Path, "observation": r.observation, "mask": f"m{k}.png"})
+    pd.DataFrame(rows).to_csv(tmp_path / "masks.csv", index=False)
+    out = tmp_path / "out"
+    command = [
+        sys.executable, "-m", "chexpertnet", "cam", "--model", "results/phantom/models/baseline/seed0/model.pt",
+        "--manifest", "results/phantom/manifests/both-multiclass/valid.csv",
+        "--cache", "results/phantom/cache/valid.npy", "results/phantom/cache/valid.index.csv",
+        "--predictions", "results/phantom/predictions/baseline/seed0.csv",
+        "--labels", "results/phantom/data/CheXpert-v1.0-small/valid.csv", "--data-root", "results/phantom/data",
+        "--boxes", str(tmp_path / "masks.csv"), "--observations", "Lung Opacity", "--figure", str(out / "f.png"),
+        "--table", str(out / "t.csv"), "--markdown", str(out / "t.md"), "--html", str(out / "t.html"),
+    ]  # fmt: skip
+    done = subprocess.run(command, cwd=tiny_run, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(tiny_run / "workflow")})  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    by_mask = pd.read_csv(out / "t.csv").set_index("observation")
+    by_box = pd.read_csv(results / "cam/baseline/seed0/localization.csv").set_index("observation")
+    assert list(by_mask.index) == list(by_box.index) and "overall" in by_mask.index
+    assert (by_mask["images"] == by_box["images"]).all()
+    for column in ("hit_rate", "ceiling", "chance", "mean_iou"):
+        assert abs(by_mask.loc["overall", column] - by_box.loc["overall", column]) < 0.05, column

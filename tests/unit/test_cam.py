@@ -113,3 +113,33 @@ def test_cam_command_rejects_an_unknown_observation_before_any_work(tmp_path, ca
     assert main(args) == 2
     assert "['Lung Nodule'] are not CheXpert observations" in capsys.readouterr().err
     assert not any(p.exists() for p in outputs)
+
+
+def test_a_mask_scores_like_the_box_it_fills():
+    rng = np.random.default_rng(2)
+    tested = 0
+    while tested < 20:
+        cam = rng.random((3, 3))
+        x0, y0 = rng.integers(0, 60, 2)
+        x1, y1 = x0 + rng.integers(8, 36), y0 + rng.integers(8, 36)
+        if {int(x0), int(y0), int(x1), int(y1)} & {16, 48, 80}:
+            continue  # an edge through a cell centre: inside for the box, a pixel-rounding matter for the mask
+        tested += 1
+        region = np.zeros((96, 96), dtype=bool)
+        region[y0:y1, x0:x1] = True  # pixels x0..x1-1: the box (x0, y0, x1, y1) in pixel-edge coordinates
+        by_box = C.localize(cam, (x0, y0, x1, y1), (96, 96), tolerance=8)
+        by_mask = C.localize_mask(cam, region, tolerance=8)
+        assert by_mask.chance == pytest.approx(by_box.chance, abs=1e-9)
+        assert by_mask.iou == pytest.approx(by_box.iou, abs=0.02)
+        assert (by_mask.hit, by_mask.reachable) == (by_box.hit, by_box.reachable)
+        assert by_mask.tolerant_hit == by_box.tolerant_hit
+    empty = C.localize_mask(np.ones((3, 3)), np.zeros((96, 96), dtype=bool), tolerance=8)
+    assert not empty.hit and not empty.tolerant_hit and not empty.reachable
+
+
+def test_map_mask_follows_the_resize_and_centre_crop():
+    mask = np.zeros((390, 320), dtype=bool)  # H x W of a frontal image
+    mask[195:, 160:] = True  # the bottom-right quarter
+    region = C.map_mask(mask, 128, 112)
+    assert region.shape == (112, 112)
+    assert region[60:, 60:].all() and not region[:52, :].any() and not region[:, :52].any()

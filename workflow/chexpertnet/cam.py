@@ -84,15 +84,47 @@ def localize(cam: np.ndarray, box: tuple[float, float, float, float], size: tupl
     distance = box_distance(xs[j], ys[i], box)
     x0, y0, x1, y1 = box
     reachable = bool(((xs >= x0) & (xs <= x1)).any() and ((ys >= y0) & (ys <= y1)).any())
-    up = upsample(torch.from_numpy(np.ascontiguousarray(cam)), size)
-    span = up.max() - up.min()
-    mask = (up - up.min()) >= threshold * span if span > 0 else np.ones(size, dtype=bool)
     yy, xx = np.mgrid[0 : size[0], 0 : size[1]] + 0.5  # pixel centres
     inside = (xx >= x0) & (xx <= x1) & (yy >= y0) & (yy <= y1)
+    return Localization(distance == 0, distance <= tolerance, reachable, _iou(cam, inside, threshold),
+                        float(inside.mean()))  # fmt: skip
+
+
+def localize_mask(cam: np.ndarray, region: np.ndarray, tolerance: float, threshold: float = 0.5) -> Localization:
+    """As :func:`localize`, against a true mask: ``region`` (H, W) bool over the image the CAM covers. A point is in
+    the mask when the pixel it falls in is; its distance to the mask is to the nearest mask pixel's centre."""
+    size = region.shape
+    h, w = cam.shape
+    xs, ys = cell_centres(h, w, size)
+    i, j = np.unravel_index(int(np.argmax(cam)), cam.shape)
+    py, px = np.nonzero(region)
+    if len(py):
+        distance = float(np.hypot(px + 0.5 - xs[j], py + 0.5 - ys[i]).min())
+        hit = bool(region[min(int(ys[i]), size[0] - 1), min(int(xs[j]), size[1] - 1)])
+    else:
+        distance, hit = math.inf, False
+    cells = region[np.minimum(ys.astype(int), size[0] - 1)][:, np.minimum(xs.astype(int), size[1] - 1)]
+    return Localization(hit, hit or distance <= tolerance, bool(cells.any()), _iou(cam, region, threshold),
+                        float(region.mean()))  # fmt: skip
+
+
+def _iou(cam: np.ndarray, inside: np.ndarray, threshold: float) -> float:
+    """IoU of the upsampled CAM, min-max scaled, above ``threshold`` with the true region ``inside`` (H, W)."""
+    up = upsample(torch.from_numpy(np.ascontiguousarray(cam)), inside.shape)
+    span = up.max() - up.min()
+    mask = (up - up.min()) >= threshold * span if span > 0 else np.ones(inside.shape, dtype=bool)
     union = (mask | inside).sum()
-    iou = float((mask & inside).sum() / union) if union else 0.0
-    chance = float(inside.mean())
-    return Localization(distance == 0, distance <= tolerance, reachable, iou, chance)
+    return float((mask & inside).sum() / union) if union else 0.0
+
+
+def map_mask(mask: np.ndarray, resized: int, crop: int) -> np.ndarray:
+    """A true mask over the original image (H, W) -> the model's input: resized to (resized, resized) (nearest),
+    centre-cropped to ``crop``, as the cache and the evaluation do."""
+    from PIL import Image
+
+    image = Image.fromarray(np.asarray(mask, dtype=np.uint8) * 255).resize((resized, resized), Image.NEAREST)
+    offset = round((resized - crop) / 2.0)
+    return np.asarray(image)[offset : offset + crop, offset : offset + crop] > 127
 
 
 def map_box(box: tuple[float, float, float, float], original: tuple[int, int], resized: int, crop: int):

@@ -19,8 +19,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--labels", required=True, help="valid.csv (0/1 labels)")
     p.add_argument("--data-root", required=True, help="folder that contains CheXpert-v1.0-small/ (image sizes)")
     p.add_argument(
-        "--boxes", help="CSV of true boxes: Path, observation, x0, y0, x1, y1 (pixels of the original image; an "
-        "optional 'visible' column 0/1), e.g. the phantom's phantom_truth.csv",
+        "--boxes", help="CSV of true regions: Path, observation and either x0, y0, x1, y1 (a box in pixels of the "
+        "original image) or mask (a PNG the size of the image, nonzero inside; relative to the CSV's folder), an "
+        "optional 'visible' column 0/1; e.g. the phantom's phantom_truth.csv",
     )  # fmt: skip
     p.add_argument("--observations", nargs="+", required=True, help="Figure 1's observations (No Finding is added)")
     p.add_argument("--per-observation", type=int, default=1, help="Figure 1 examples per observation")
@@ -88,13 +89,18 @@ def run(args: argparse.Namespace) -> None:
     chosen = C.select_examples(long[long["frontal"]], wanted, args.seed, args.per_observation)
     boxes = None
     if args.boxes:
-        boxes = pd.read_csv(args.boxes, dtype={"Path": str})
-        missing = sorted({"Path", "observation", "x0", "y0", "x1", "y1"} - set(boxes.columns))
-        if missing:
-            raise DataError(f"{args.boxes}: columns {missing} are missing; give Path, observation, x0, y0, x1, y1")
+        boxes = pd.read_csv(args.boxes, dtype={"Path": str, "mask": str})
+        has_box = {"x0", "y0", "x1", "y1"} <= set(boxes.columns)
+        missing = sorted({"Path", "observation"} - set(boxes.columns))
+        if missing or not (has_box or "mask" in boxes.columns):
+            raise DataError(f"{args.boxes}: columns {missing or ['x0', 'y0', 'x1', 'y1', 'or mask']} are missing; "
+                            f"give Path, observation and x0, y0, x1, y1 (a box) or mask (a PNG)")  # fmt: skip
+        for column in ("x0", "y0", "x1", "y1", "mask"):
+            if column not in boxes.columns:
+                boxes[column] = np.nan
         if "visible" in boxes.columns:
             boxes = boxes[boxes["visible"] == 1]
-        boxes = boxes.dropna(subset=["x0", "y0", "x1", "y1"])
+        boxes = boxes[boxes[["x0", "y0", "x1", "y1"]].notna().all(axis=1) | boxes["mask"].notna()]
         boxes = boxes[boxes["Path"].isin(rows)]
     sizes: dict[str, tuple[int, int]] = {}
 
@@ -111,6 +117,8 @@ def run(args: argparse.Namespace) -> None:
         if match.empty:
             return None
         b = match.iloc[0]
+        if pd.isna(b["x0"]):
+            return None  # a mask: not drawn
         return C.map_box((b["x0"], b["y0"], b["x1"], b["y1"]), size_of(path), array.shape[1], crop)
 
     examples = [r for part in chosen for _, r in part.iterrows()]
@@ -128,15 +136,32 @@ def run(args: argparse.Namespace) -> None:
     records = []
     if boxes is not None and len(boxes):
         tp = long[(long["label"] == 1) & (long["probability"] >= 0.5)]
-        tp = tp.merge(boxes[["Path", "observation", "x0", "y0", "x1", "y1"]], on=["Path", "observation"])
+        tp = tp.merge(boxes[["Path", "observation", "x0", "y0", "x1", "y1", "mask"]], on=["Path", "observation"])
         tp = tp.sort_values(["observation", "Path"], kind="mergesort")
         tp_maps = cams_for(sorted(set(tp["Path"])))
         for _, r in tp.iterrows():
-            box = C.map_box((r["x0"], r["y0"], r["x1"], r["y1"]), size_of(r["Path"]), array.shape[1], crop)
-            if box is None:
-                continue
             cam = tp_maps[r["Path"]][1][OBSERVATIONS.index(r["observation"])].numpy()
-            result = C.localize(cam, box, (crop, crop), args.tolerance, args.threshold)
+            if isinstance(r["mask"], str) and r["mask"]:
+                mask_file = os.path.join(os.path.dirname(os.path.abspath(args.boxes)), r["mask"])
+                try:
+                    with Image.open(mask_file) as img:
+                        mask = np.asarray(img.convert("L")) > 0
+                except OSError as e:
+                    raise DataError(f"{args.boxes}: the mask of {r['Path']} ({r['observation']}) cannot be read: "
+                                    f"{e}; give a PNG the size of the image") from None  # fmt: skip
+                if mask.shape[::-1] != size_of(r["Path"]):
+                    raise DataError(f"{mask_file}: {mask.shape[1]}x{mask.shape[0]} px, but {r['Path']} is "
+                                    f"{size_of(r['Path'])[0]}x{size_of(r['Path'])[1]}; give a mask the size of "
+                                    f"the image")  # fmt: skip
+                region = C.map_mask(mask, array.shape[1], crop)
+                if not region.any():
+                    continue
+                result = C.localize_mask(cam, region, args.tolerance, args.threshold)
+            else:
+                box = C.map_box((r["x0"], r["y0"], r["x1"], r["y1"]), size_of(r["Path"]), array.shape[1], crop)
+                if box is None:
+                    continue
+                result = C.localize(cam, box, (crop, crop), args.tolerance, args.threshold)
             records.append({"Path": r["Path"], "observation": r["observation"], **result.__dict__})
     table = summarize(pd.DataFrame(records, columns=["Path", "observation", "hit", "tolerant_hit", "reachable",
                                                      "iou", "chance"]))  # fmt: skip
