@@ -53,12 +53,9 @@ def contact_sheet(root: str | os.PathLike, out_png: str | os.PathLike, n_studies
     are picked to show a range of findings. Where ``root/phantom_truth.csv`` exists, the boxes of the findings
     visible in each image are drawn and tagged with the observation's abbreviation.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
 
+    plt = pyplot()
     root = Path(root)
     frame = pd.read_csv(root / DATASET_DIR / "valid.csv", dtype=str, keep_default_na=False)
     studies = _pick_studies(frame, n_studies, seed)

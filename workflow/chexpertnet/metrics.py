@@ -93,8 +93,8 @@ def paired_bootstrap(
 
     Scores are (n, J) for one model or (S, n, J) for S seeds, whose AUCs are averaged (per resample too).
     ``means(values (..., J), defined (J,)) -> (..., M)`` gives the summary columns (default: the mean over the
-    observations defined for both). Returns the point estimates, the percentile CI and the two-sided bootstrap
-    p-value p = min(1, 2 * min(P(Δ* <= 0), P(Δ* >= 0))), each of length J + M.
+    observations defined for both). Returns the seed-averaged AUCs of a and b, the point estimates of Δ, the
+    percentile CI and the two-sided bootstrap p-value p = min(1, 2 * min(P(Δ* <= 0), P(Δ* >= 0))), each of length J + M.
     """
     means = means or _mean_defined_columns
     a, b = (np.asarray(s)[None] if np.ndim(s) == 2 else np.asarray(s) for s in (scores_a, scores_b))
@@ -104,9 +104,9 @@ def paired_bootstrap(
     boot_a = np.mean([bootstrap_auc(s, labels, counts) for s in a], axis=0)
     boot_b = np.mean([bootstrap_auc(s, labels, counts) for s in b], axis=0)
     samples = np.column_stack([boot_b - boot_a, means(boot_b, defined) - means(boot_a, defined)])
-    point = np.r_[
-        auc_b.mean(axis=0) - auc_a.mean(axis=0), (means(auc_b, defined) - means(auc_a, defined)).mean(axis=0)
-    ]
+    point_a = np.r_[auc_a.mean(axis=0), means(auc_a, defined).mean(axis=0)]
+    point_b = np.r_[auc_b.mean(axis=0), means(auc_b, defined).mean(axis=0)]
+    point = point_b - point_a
     low, high = percentile_ci(samples, level)
     valid = ~np.isnan(samples)
     with np.errstate(all="ignore"):
@@ -115,7 +115,7 @@ def paired_bootstrap(
     p = np.minimum(1.0, 2 * np.minimum(below, above))
     p[np.isnan(point)] = np.nan
     low[np.isnan(point)], high[np.isnan(point)] = np.nan, np.nan
-    return {"delta": point, "low": low, "high": high, "p": p}
+    return {"auc_a": point_a, "auc_b": point_b, "delta": point, "low": low, "high": high, "p": p}
 
 
 def holm(pvalues: np.ndarray) -> np.ndarray:

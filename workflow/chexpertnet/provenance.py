@@ -46,11 +46,11 @@ def file_hashes(paths: Iterable[str | os.PathLike]) -> dict:
     return {str(p): sha256_file(p) for p in sorted({str(p) for p in paths})}
 
 
-def record(inputs: Mapping[str, Iterable[str | os.PathLike]], settings: Mapping, outputs: Iterable[str | os.PathLike],
+def record(inputs: Mapping[str, Iterable[str | os.PathLike]], settings: Mapping,
            code_dir: str | os.PathLike | None = None) -> dict:  # fmt: skip
-    """The provenance of ``outputs``: SHA-256 of every input file by kind (dataset CSVs, manifests, checkpoints...)
-    and of the outputs themselves, the settings, the git state of ``code_dir`` (the package's checkout by default),
-    package versions and the time of creation (UTC)."""
+    """The provenance shared by the outputs of one step: SHA-256 of every input file by kind (dataset CSVs,
+    manifests, checkpoints...), the settings, the git state of ``code_dir`` (the package's checkout by default),
+    package versions and the time of creation (UTC). Add each output's own hashes with :func:`for_outputs`."""
     code_dir = code_dir or Path(__file__).resolve().parent
     return {
         "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
@@ -58,5 +58,9 @@ def record(inputs: Mapping[str, Iterable[str | os.PathLike]], settings: Mapping,
         "packages": package_versions(),
         "settings": dict(settings),
         "inputs": {kind: file_hashes(paths) for kind, paths in inputs.items()},
-        "outputs": file_hashes(outputs),
     }
+
+
+def for_outputs(shared: Mapping, outputs: Iterable[str | os.PathLike]) -> dict:
+    """``shared`` (from :func:`record`) with the SHA-256 of these outputs."""
+    return {**shared, "outputs": file_hashes(outputs)}

@@ -145,18 +145,13 @@ def compare(
         raise ValueError(f"compare: patient labels differ between the two experiments for {bad}")
     counts = bootstrap_counts(len(common), resamples, seed)
     result = paired_bootstrap(a.scores, b.scores, a.labels, counts, level, means=_means)
-    auc_a = np.array([per_observation_auc(a.labels, s) for s in a.scores])
-    auc_b = np.array([per_observation_auc(b.labels, s) for s in b.scores])
-    defined = ~np.isnan(auc_a[0]) & ~np.isnan(auc_b[0])
-    auc_a = np.concatenate([auc_a, _means(auc_a, defined)], axis=1).mean(axis=0)
-    auc_b = np.concatenate([auc_b, _means(auc_b, defined)], axis=1).mean(axis=0)
     p_holm = np.r_[holm(result["p"][:14]), result["p"][14:]]
     return pd.DataFrame({
         "observation": [*OBSERVATIONS, *MEAN_ROWS],
         "abbreviation": [*ABBREVIATIONS, "mean", "mean5"],
         "patients": len(common),
-        "auc_baseline": auc_a,
-        "auc": auc_b,
+        "auc_baseline": result["auc_a"],
+        "auc": result["auc_b"],
         "delta": result["delta"],
         "ci_low": result["low"],
         "ci_high": result["high"],

@@ -237,18 +237,20 @@ def experiment_factor_args():
     )
 
 
-def tables_run_args(wildcards, input):
+def run_flags(predictions, others):
+    """`--run EXPERIMENT SEED PREDICTIONS OTHER` per run, in runs() order."""
     return " ".join(
-        f"--run {name} {seed} {shlex.quote(p)} {shlex.quote(m)}"
-        for (name, seed), p, m in zip(runs(), input.predictions, input.models)
+        f"--run {name} {seed} {shlex.quote(p)} {shlex.quote(o)}"
+        for (name, seed), p, o in zip(runs(), predictions, others)
     )
+
+
+def tables_run_args(wildcards, input):
+    return run_flags(input.predictions, input.models)
 
 
 def figures_run_args(wildcards, input):
-    return " ".join(
-        f"--run {name} {seed} {shlex.quote(p)} {shlex.quote(h)}"
-        for (name, seed), p, h in zip(runs(), input.predictions, input.histories)
-    )
+    return run_flags(input.predictions, input.histories)
 
 
 def output_dir(wildcards, output):

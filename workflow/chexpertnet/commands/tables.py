@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> None:
     from chexpertnet.chexpert import DataError
     from chexpertnet.fileio import write_json, write_text
     from chexpertnet.predictions import load_experiments
-    from chexpertnet.provenance import record
+    from chexpertnet.provenance import for_outputs, record
     from chexpertnet.scoring import compare, experiment_table
 
     factors = {name: {"views": v, "normalization": n, "init": i, "uncertainty": u}
@@ -100,11 +100,11 @@ def run(args: argparse.Namespace) -> None:
         "confidence_level": 0.95, "baseline": args.baseline, "config_hash": args.config_hash,
         "experiments": {n: {**factors[n], "seeds": sorted(s for s, _, _ in runs[n])} for n in factors},
     }  # fmt: skip
+    shared = record(inputs, settings)  # the inputs (checkpoints included) are hashed once for all tables
     for stem, contents in files.items():
         for suffix, text in contents.items():
             write_text(out / f"{stem}{suffix}", text)
-        provenance = record(inputs, settings, [out / f"{stem}{suffix}" for suffix in contents])
-        write_json(out / f"{stem}.provenance.json", provenance)
+        write_json(out / f"{stem}.provenance.json", for_outputs(shared, [out / f"{stem}{s}" for s in contents]))
     summary = {n: round(float(t.set_index("observation").loc["mean (defined observations)", "auc"]), 4)
                for n, t in tables.items()}  # fmt: skip
     print(json.dumps({"mean_auc": summary, "out_dir": str(out)}), file=sys.stderr)
