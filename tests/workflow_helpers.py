@@ -13,7 +13,8 @@ import yaml
 
 from conftest import REPO
 
-WORKFLOW_FILES = ("Snakefile", "workflow", "config", "envs", "profiles")
+WORKFLOW_FILES = ("Snakefile", "workflow", "config", "envs", "profiles", "README.md")
+NOTHING_TO_DO = "Nothing to be done (all requested files are present and up to date)."  # Snakemake's own words
 
 
 def copy_workflow(dest: Path) -> Path:
@@ -63,15 +64,19 @@ def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.Compl
 
 
 def planned_jobs(result: subprocess.CompletedProcess) -> Counter:
-    """{rule: count} from the 'Job stats' table of a `snakemake -n` run, without the `all` target (empty if nothing
-    is to be done)."""
+    """{rule: count} from the 'Job stats' table of a `snakemake -n` run, without the `all` target; empty only when
+    Snakemake says it has nothing to do. Any other output (a changed format) fails loudly."""
     text = result.stdout + result.stderr
     if "Job stats" not in text:
-        return Counter()
+        if NOTHING_TO_DO in text:
+            return Counter()
+        raise AssertionError(f"snakemake printed neither a job table nor {NOTHING_TO_DO!r}:\n{text[-3000:]}")
     table = text.split("Job stats", 1)[1].split("\n\n", 1)[0]
     jobs = Counter()
     for line in table.splitlines():
         m = re.fullmatch(r"(\w+)\s+(\d+)", line.strip())
         if m and m.group(1) not in ("all", "total"):
             jobs[m.group(1)] = int(m.group(2))
+    if not jobs:
+        raise AssertionError(f"no jobs could be read from snakemake's job table:\n{table}")
     return jobs

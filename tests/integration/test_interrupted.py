@@ -1,74 +1,71 @@
-"""Surviving failure: SIGKILL of the whole `snakemake` during training, then the same command again, resumes the
-training from its checkpoint and ends with the same tables as an uninterrupted run; concurrent jobs never share a
-file; readers never see a half-written output."""
+"""Surviving failure: SIGKILL of the whole `snakemake` at a known step of a training, then the same command again,
+resumes the training from that step and ends with the weights of an uninterrupted run; after a change of its inputs
+the partial state is not resumed; concurrent trainings never share a state folder; readers never see a half-written
+output."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections import Counter
+from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 from chexpertnet.fileio import write_bytes
+from chexpertnet.train import PAUSE_ENV
 from workflow_helpers import copy_workflow, snakemake, tiny_config
 
 pytestmark = pytest.mark.integration
 
 
-def test_sigkill_during_training_then_rerun_resumes_and_matches_an_uninterrupted_run(tiny_run, tmp_path):
-    workdir = copy_workflow(tmp_path / "wf")
-    (workdir / "config/tiny.yaml").write_text(yaml.safe_dump(tiny_config()))
-    state = workdir / "results/phantom/state"
-    models = workdir / "results/phantom/models"
-    command = [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", "config/tiny.yaml"]
-    process = subprocess.Popen(command, cwd=workdir, start_new_session=True, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)  # fmt: skip
-    killed_during = None
-    deadline = time.monotonic() + 400
+PAUSE_AT = 5  # the tiny baseline trains 2 epochs of 7 steps and checkpoints every 5: step 5 is mid-epoch 1
+RESULTS = Path("results/phantom")
+MODEL = str(RESULTS / "models/baseline/seed0/model.pt")
+STATE = RESULTS / "state/baseline/seed0"
+
+
+@pytest.fixture(scope="module")
+def killed(tiny_run, tmp_path_factory) -> Path:
+    """A copy of the finished tiny run whose baseline training was rerun and SIGKILLed, together with the whole
+    `snakemake`, right after it wrote its checkpoint at step PAUSE_AT (the training pauses there: PAUSE_ENV)."""
+    workdir = tmp_path_factory.mktemp("killed") / "wf"
+    shutil.copytree(tiny_run, workdir, symlinks=True)
+    command = [sys.executable, "-m", "snakemake", MODEL, "--cores", "2", "--configfile", "config/tiny.yaml",
+               "--forcerun", "train"]  # fmt: skip
+    process = subprocess.Popen(command, cwd=workdir, start_new_session=True, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, env={**os.environ, PAUSE_ENV: str(PAUSE_AT)})  # fmt: skip
+    marker = workdir / STATE / f"paused-at-step{PAUSE_AT}"
     try:
-        while time.monotonic() < deadline and process.poll() is None:
-            for resume in state.glob("*/seed0/resume.pt"):
-                experiment = resume.parent.parent.name
-                if not (models / experiment / "seed0/model.pt").exists():
-                    killed_during = experiment
-                    break
-            if killed_during:
-                os.killpg(process.pid, signal.SIGKILL)  # snakemake and every job it started
-                break
-            time.sleep(0.02)
+        deadline = time.monotonic() + 300
+        while not marker.exists():
+            assert process.poll() is None, f"snakemake ended before the pause:\n{process.stdout.read()}"
+            assert time.monotonic() < deadline, "the training did not reach its pause"
+            time.sleep(0.05)
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
+        os.killpg(process.pid, signal.SIGKILL)  # snakemake and every job it started
         process.wait()
-    assert killed_during, "no training was caught between its first checkpoint and its end"
-    assert not (models / killed_during / "seed0/model.pt").exists()
+    assert (workdir / STATE / "resume.pt").exists() and not (workdir / MODEL).exists()
+    return workdir
 
-    result = snakemake(workdir, "--configfile", "config/tiny.yaml", check=False)
+
+def rerun(workdir: Path, config: str) -> None:
+    """The same command again, as a user would after a crash (unlocking and rerunning incomplete jobs if asked)."""
+    result = snakemake(workdir, MODEL, "--configfile", config, check=False)
     if "cannot be locked" in result.stdout + result.stderr:  # the killed run's lock; Snakemake says to --unlock
-        snakemake(workdir, "--configfile", "config/tiny.yaml", "--unlock")
-        result = snakemake(workdir, "--configfile", "config/tiny.yaml", check=False)
+        snakemake(workdir, "--configfile", config, "--unlock")
+        result = snakemake(workdir, MODEL, "--configfile", config, check=False)
     if result.returncode != 0 and "--rerun-incomplete" in result.stdout + result.stderr:
-        result = snakemake(workdir, "--configfile", "config/tiny.yaml", "--rerun-incomplete", check=False)
+        result = snakemake(workdir, MODEL, "--configfile", config, "--rerun-incomplete", check=False)
     assert result.returncode == 0, result.stdout + result.stderr
-
-    log = (workdir / f"results/phantom/logs/train/{killed_during}/seed0.log").read_text()
-    resumed = [r for r in (_json(line) for line in log.splitlines()) if r and r.get("event") == "resumed"]
-    assert resumed and resumed[0]["step"] > 0, f"{killed_during} did not resume from its checkpoint:\n{log}"
-
-    tables = workdir / "results/phantom/tables"
-    reference = tiny_run / "results/phantom/tables"
-    names = sorted(p.name for p in reference.iterdir() if not p.name.endswith(".provenance.json"))
-    assert names and names == sorted(p.name for p in tables.iterdir() if not p.name.endswith(".provenance.json"))
-    for name in names:
-        assert (tables / name).read_bytes() == (reference / name).read_bytes(), f"{name} differs after the resume"
 
 
 def _json(line: str):
@@ -79,20 +76,57 @@ def _json(line: str):
     return value if isinstance(value, dict) else None
 
 
-def test_concurrent_jobs_never_share_an_output_or_a_state_folder(tmp_path):
+def train_log(workdir: Path) -> list[dict]:
+    log = (workdir / RESULTS / "logs/train/baseline/seed0.log").read_text()
+    return [r for r in (_json(line) for line in log.splitlines()) if r]
+
+
+def test_sigkill_during_training_then_rerun_resumes_and_matches_an_uninterrupted_run(killed, tiny_run, tmp_path):
+    workdir = tmp_path / "wf"
+    shutil.copytree(killed, workdir, symlinks=True)
+    rerun(workdir, "config/tiny.yaml")
+    resumed = [r for r in train_log(workdir) if r.get("event") == "resumed"]
+    assert [r["step"] for r in resumed] == [PAUSE_AT]
+    throughput = json.loads((workdir / RESULTS / "models/baseline/seed0/throughput.json").read_text())
+    reference = json.loads((tiny_run / RESULTS / "models/baseline/seed0/throughput.json").read_text())
+    total = reference["steps"]
+    assert 0 < throughput["start_step"] == PAUSE_AT < total
+    assert throughput["images"] == (total - PAUSE_AT) * 8
+    a = torch.load(workdir / MODEL, weights_only=False)
+    b = torch.load(tiny_run / MODEL, weights_only=False)
+    assert a["step"] == b["step"] == total
+    assert all(torch.equal(a["state_dict"][k], b["state_dict"][k]) for k in b["state_dict"]), "not bit-exact"
+    history = RESULTS / "models/baseline/seed0/history.jsonl"
+    assert (workdir / history).read_text() == (tiny_run / history).read_text()
+    assert not (workdir / STATE).exists()
+
+
+def test_sigkill_then_a_changed_input_does_not_resume_the_partial_state(killed, tmp_path):
+    workdir = tmp_path / "wf"
+    shutil.copytree(killed, workdir, symlinks=True)
+    config = yaml.safe_load((workdir / "config/tiny.yaml").read_text())
+    config["labels"]["blank"] = "ignore"  # other manifests and class weights: another job
+    (workdir / "config/changed.yaml").write_text(yaml.safe_dump(config))
+    rerun(workdir, "config/changed.yaml")
+    log = train_log(workdir)
+    assert not [r for r in log if r.get("event") == "resumed"]
+    [discarded] = [r for r in log if r.get("event") == "resume_discarded"]
+    assert "file train_manifest" in discarded["reason"] and "file train_weights" in discarded["reason"]
+    throughput = json.loads((workdir / RESULTS / "models/baseline/seed0/throughput.json").read_text())
+    manifest = workdir / RESULTS / "manifests/both-multiclass/train.csv"
+    assert throughput["start_step"] == 0
+    assert throughput["images"] == 2 * (sum(1 for _ in manifest.open()) - 1) // 8 * 8
+    assert not (workdir / STATE).exists()
+
+
+def test_concurrent_trainings_never_share_a_state_folder(tmp_path):
+    """State folders are params, not outputs, so Snakemake would not notice two jobs sharing one."""
     workdir = copy_workflow(tmp_path / "wf")
     config = tiny_config()
     config["experiments"]["baseline"]["seeds"] = [0, 1, 2]
     (workdir / "config/many.yaml").write_text(yaml.safe_dump(config))
     result = snakemake(workdir, "--configfile", "config/many.yaml", "-n", "--printshellcmds")
-    text = result.stdout + result.stderr
-    outputs = Counter()
-    for line in text.splitlines():
-        if line.strip().startswith("output:"):
-            outputs.update(o.strip() for o in line.split(":", 1)[1].split(","))
-    shared = [o for o, n in outputs.items() if n > 1]
-    assert outputs and not shared, f"outputs made by more than one job: {shared}"
-    state_dirs = re.findall(r"--state-dir (\S+)", text)
+    state_dirs = re.findall(r"--state-dir (\S+)", result.stdout + result.stderr)
     assert len(state_dirs) == 6 and len(set(state_dirs)) == 6, state_dirs
 
 

@@ -11,9 +11,10 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from PIL import Image
 
-from workflow_helpers import chexpert_workflow, snakemake
+from workflow_helpers import chexpert_workflow, copy_workflow, planned_jobs, snakemake, tiny_config
 
 pytestmark = pytest.mark.integration
 
@@ -138,3 +139,27 @@ def test_cam_localization_from_masks_equals_that_from_boxes(tiny_run, tmp_path):
     assert (by_mask["images"] == by_box["images"]).all()
     for column in ("hit_rate", "ceiling", "chance", "mean_iou"):
         assert abs(by_mask.loc["overall", column] - by_box.loc["overall", column]) < 0.05, column
+
+
+def test_a_configfile_replaces_the_default_config_and_its_experiments(tmp_path):
+    """`--configfile` replaces config/config.yaml, not merges into it: none of the default's experiments is planned."""
+    workdir = copy_workflow(tmp_path / "wf")
+    config = tiny_config()
+    config["experiments"] = {
+        "lateral_scratch": {"views": "both", "normalization": "dataset", "init": "scratch", "uncertainty": "zeros",
+                            "seeds": [3]},
+        "frontal_ones": {"views": "frontal", "normalization": "imagenet", "init": "pretrained", "uncertainty": "ones",
+                         "seeds": [1, 2]},
+    }  # fmt: skip
+    config["evaluation"]["baseline"] = "lateral_scratch"
+    config["cam"]["experiments"] = ["frontal_ones"]
+    (workdir / "config/mine.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake(workdir, "--configfile", "config/mine.yaml", "-n")
+    plan = result.stdout + result.stderr
+    trained = sorted(set(re.findall(r"output: results/phantom/models/(\w+/seed\d+)/model\.pt", plan)))
+    assert trained == ["frontal_ones/seed1", "frontal_ones/seed2", "lateral_scratch/seed3"], plan[-3000:]
+    assert planned_jobs(result)["train"] == 3
+    manifests = set(re.findall(r"results/phantom/manifests/([\w-]+)/", plan))
+    assert manifests == {"both-zeros", "frontal-ones"}
+    for default in ("baseline", "dataset_norm", "scratch", "/frontal/"):
+        assert f"models/{default.strip('/')}/" not in plan, default

@@ -1,7 +1,10 @@
-"""The training loop: determinism, resume after SIGKILL (bit for bit), NaN, and every initialization path."""
+"""The training loop: determinism, resume after SIGKILL (bit for bit) of the same job only, NaN, and every
+initialization path."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -11,6 +14,7 @@ import urllib.error
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from torchvision.models import densenet121
@@ -18,7 +22,16 @@ from torchvision.models import densenet121
 from chexpertnet.chexpert import DataError
 from chexpertnet.cli import main
 from chexpertnet.model import CheXpertNet, load_backbone
-from chexpertnet.train import Split, TrainConfig, TrainingDiverged, build_model, load_model, train
+from chexpertnet.train import (
+    PAUSE_ENV,
+    Split,
+    TrainConfig,
+    TrainingDiverged,
+    build_model,
+    load_model,
+    settings_fingerprint,
+    train,
+)
 from chexpertnet.weights import cached_file, fetch_imagenet_weights, load_pretrained_state
 from conftest import REPO
 
@@ -69,9 +82,56 @@ def test_resume_in_process_matches_uninterrupted(tmp_path):
     assert stopped == {"stopped": True, "step": 4}
     resumed = run_tiny(tmp_path / "part", tiny_config())
     assert resumed["step"] == 6
+    assert resumed["throughput"]["start_step"] == 3 and resumed["throughput"]["images"] == 3 * 4
+    assert full["throughput"]["start_step"] == 0 and full["throughput"]["images"] == 6 * 4
     assert same_weights(full["model"].state_dict(), resumed["model"].state_dict())
     # the loss logged every 2 steps spans the checkpoint at step 3: the partial sum is resumed too
     assert resumed["history"] == full["history"]
+    assert full["history"][0] == {"event": "start", "epoch": 0, "step": 0}
+
+
+def changed_fingerprint(config: TrainConfig) -> dict:
+    return {**settings_fingerprint(config), "file train_manifest": "another manifest"}
+
+
+@pytest.mark.parametrize(
+    ("second", "fingerprint", "reason"),
+    [
+        (tiny_config(lr=3e-4), None, "setting lr changed"),
+        (tiny_config(), changed_fingerprint(tiny_config()), "file train_manifest changed"),
+    ],
+    ids=["other-setting", "other-input"],
+)
+def test_a_state_of_another_job_is_removed_and_training_starts_at_step_0(tmp_path, second, fingerprint, reason):
+    state = tmp_path / "state"
+    run_tiny(state, tiny_config(), stop_after_steps=4)  # killed after its checkpoint at step 3
+    assert (state / "resume.pt").exists()
+    records = []
+    result = train(second, tiny_split(12, 0), tiny_split(8, 1), WEIGHTS, state, log=records.append,
+                   fingerprint=fingerprint)  # fmt: skip
+    discarded = [r for r in records if r["event"] == "resume_discarded"]
+    assert len(discarded) == 1 and reason in discarded[0]["reason"], records
+    assert not [r for r in records if r["event"] == "resumed"]
+    assert result["throughput"]["start_step"] == 0 and result["throughput"]["images"] == 6 * 4
+    fresh = run_tiny(tmp_path / "fresh", second)  # the same job, never interrupted
+    assert same_weights(fresh["model"].state_dict(), result["model"].state_dict())
+
+
+@pytest.mark.parametrize("content", ["unreadable", "no-fingerprint"])
+def test_an_unreadable_or_unfingerprinted_state_is_removed(tmp_path, content):
+    state = tmp_path / "state"
+    state.mkdir()
+    if content == "unreadable":
+        (state / "resume.pt").write_bytes(b"not a checkpoint")
+    else:  # what versions before the fingerprint wrote: the last epoch's state, no fingerprint
+        done = run_tiny(tmp_path / "old", tiny_config())
+        torch.save({"state_dict": done["model"].state_dict(), "epoch": 2, "batch": 0, "step": 6}, state / "resume.pt")
+    records = []
+    result = train(tiny_config(), tiny_split(12, 0), tiny_split(8, 1), WEIGHTS, state, log=records.append)
+    reasons = [r["reason"] for r in records if r["event"] == "resume_discarded"]
+    expected = "unreadable" if content == "unreadable" else "fingerprint (the state has none) changed"
+    assert len(reasons) == 1 and expected in reasons[0], records
+    assert result["throughput"]["start_step"] == 0 and result["throughput"]["images"] == 6 * 4
 
 
 def test_nan_loss_stops_naming_experiment_and_step(tmp_path):
@@ -163,36 +223,79 @@ def outputs(folder: Path) -> list[str]:
             "--out-throughput", str(folder / "throughput.json")]  # fmt: skip
 
 
-def cli(args: list[str]) -> subprocess.Popen:
+def cli(args: list[str], pause_at: int | None = None) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(REPO / "workflow")}
+    env.pop(PAUSE_ENV, None)
+    if pause_at is not None:
+        env[PAUSE_ENV] = str(pause_at)
     return subprocess.Popen([sys.executable, "-m", "chexpertnet", "train", *args], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+
+
+def wait_for(path: Path, proc: subprocess.Popen, timeout: float = 300) -> None:
+    """Wait until ``path`` exists (the training paused there); fail at once if the process ends first."""
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert proc.poll() is None, f"ended before {path.name}: {proc.stderr.read()}"
+        assert time.monotonic() < deadline, f"no {path.name} within {timeout} s"
+        time.sleep(0.05)
+
+
+def kill_at_step(args: list[str], folder: Path, step: int) -> None:
+    """Run the training until it has written its checkpoint at ``step`` and paused, then SIGKILL it."""
+    proc = cli(args + outputs(folder), pause_at=step)
+    wait_for(folder / "state" / f"paused-at-step{step}", proc)
+    proc.send_signal(signal.SIGKILL)
+    assert proc.wait(timeout=60) == -signal.SIGKILL
+    assert not (folder / "model.pt").exists() and not (folder / "history.jsonl").exists()
+
+
+def records(err: str, event: str) -> list[dict]:
+    found = []
+    for line in err.splitlines():
+        if line.startswith("{") and f'"event": "{event}"' in line:
+            found.append(json.loads(line))
+    return found
 
 
 def test_sigkill_mid_epoch_then_resume_is_bit_exact(tiny_inputs, tmp_path):
     reference = tmp_path / "reference"
     proc = cli(tiny_inputs + outputs(reference))
     assert proc.wait(timeout=300) == 0, proc.stderr.read()
+    assert not (reference / "state").exists(), "a finished job keeps no resume state"
 
     killed = tmp_path / "killed"
-    proc = cli(tiny_inputs + outputs(killed))
-    deadline = time.time() + 300
-    while not (killed / "state" / "resume.pt").exists():
-        assert proc.poll() is None, f"finished before a checkpoint: {proc.stderr.read()}"
-        assert time.time() < deadline
-        time.sleep(0.005)
-    proc.send_signal(signal.SIGKILL)
-    assert proc.wait(timeout=60) == -signal.SIGKILL
-    assert not (killed / "model.pt").exists() and not (killed / "history.jsonl").exists()
-
+    kill_at_step(tiny_inputs, killed, 6)  # 4 steps per epoch: the checkpoint at step 6 is mid-epoch 2
     proc = cli(tiny_inputs + outputs(killed))
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
-    assert '"event": "resumed"' in err and '"step": 2' in err
+    assert [r["step"] for r in records(err, "resumed")] == [6]
+    throughput = json.loads((killed / "throughput.json").read_text())
+    assert throughput["start_step"] == 6 and throughput["steps"] == 6 and throughput["images"] == 6 * 2
     a, _ = load_model(reference / "model.pt")
     b, _ = load_model(killed / "model.pt")
     assert same_weights(a.state_dict(), b.state_dict())
     assert (reference / "history.jsonl").read_text() == (killed / "history.jsonl").read_text()
+    assert not (killed / "state").exists()
+
+
+def test_sigkill_then_a_changed_input_starts_over(tiny_inputs, tmp_path):
+    killed = tmp_path / "killed"
+    kill_at_step(tiny_inputs, killed, 6)
+    weights = Path(tiny_inputs[tiny_inputs.index("--train-weights") + 1])
+    table = pd.read_csv(weights)
+    table["w_positive"] *= 2  # other class weights: another job
+    table.to_csv(weights, index=False)
+    proc = cli(tiny_inputs + outputs(killed))
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    assert not records(err, "resumed")
+    [discarded] = records(err, "resume_discarded")
+    assert discarded["reason"] == "made by another job: file train_weights changed"
+    throughput = json.loads((killed / "throughput.json").read_text())
+    assert throughput["start_step"] == 0 and throughput["images"] == 12 * 2
+    resolved = json.loads((killed / "config.json").read_text())
+    assert resolved["fingerprint"]["file train_weights"] == hashlib.sha256(weights.read_bytes()).hexdigest()
 
 
 def test_nan_through_the_cli_leaves_no_output(tiny_inputs, tmp_path):

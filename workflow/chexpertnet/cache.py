@@ -1,11 +1,14 @@
 """Image cache: every image of a split decoded once, resized to size x size, stored as one uint8 array.
 
-The array is a ``.npy`` file (memory-mapped on read) and an index CSV maps each Path to its row. Training and
-evaluation read only the cache, never the JPEGs.
+The array is a ``.npy`` file (memory-mapped on read) and an index CSV maps each Path to its row and the digest of
+that row's pixels (BLAKE2b, computed as the row is written), so the index alone identifies the whole array's content:
+the training's resume fingerprint hashes the index, not the array. Training and evaluation read only the cache, never
+the JPEGs.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 from collections.abc import Sequence
@@ -20,6 +23,13 @@ from tqdm import tqdm
 from chexpertnet.fileio import atomic_path, write_csv
 
 RESAMPLE = Image.Resampling.BILINEAR
+INDEX_COLUMNS = ("row", "Path", "digest")
+
+
+def row_digest(row: np.ndarray) -> str:
+    """Content digest of one cached image (128-bit BLAKE2b of its bytes; hashlib releases the GIL, so the decoding
+    threads compute it in parallel)."""
+    return hashlib.blake2b(np.ascontiguousarray(row).data, digest_size=16).hexdigest()
 
 
 def load_resized(file: str | os.PathLike, size: int) -> np.ndarray:
@@ -48,14 +58,17 @@ def build_cache(
     """Decode ``paths`` (relative to ``root``) into ``out_array`` (N, size, size) uint8 and write the index.
 
     Threads decode in parallel (PIL releases the GIL while decoding and resizing) straight into a memory-mapped
-    temporary file, which is renamed into place only when every image is in.
+    temporary file, which is renamed into place only when every image is in. Each row's digest goes to the index.
     """
     paths = list(paths)
+    digests = [""] * len(paths)
     with atomic_path(out_array, suffix=".npy") as tmp:
         array = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(paths), size, size))
 
         def work(i: int, out: np.ndarray = array) -> None:
-            out[i] = load_resized(os.path.join(root, paths[i]), size)
+            image = load_resized(os.path.join(root, paths[i]), size)
+            out[i] = image
+            digests[i] = row_digest(image)
 
         with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
             jobs = pool.map(work, range(len(paths)), chunksize=32)
@@ -64,13 +77,13 @@ def build_cache(
                 pass
         array.flush()
         del array
-    write_csv(out_index, pd.DataFrame({"row": np.arange(len(paths)), "Path": paths}))
+    write_csv(out_index, pd.DataFrame({"row": np.arange(len(paths)), "Path": paths, "digest": digests}))
 
 
 def open_cache(array_file: str | os.PathLike, index_file: str | os.PathLike) -> tuple[np.ndarray, dict[str, int]]:
     """(memory-mapped array, {Path: row})."""
     array = np.load(array_file, mmap_mode="r")
-    index = pd.read_csv(index_file, dtype={"row": np.int64, "Path": str})
+    index = pd.read_csv(index_file, dtype={"row": np.int64, "Path": str, "digest": str})
     if len(index) != len(array):
         raise ValueError(
             f"{index_file} lists {len(index)} images but {array_file} holds {len(array)}: the cache is stale or "

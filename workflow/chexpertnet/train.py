@@ -3,6 +3,14 @@
 Data come from the uint8 image cache. Every random draw is a function of (seed, epoch, batch), so a run resumed
 from a checkpoint continues exactly as an uninterrupted one. The model that goes to the tables is the last epoch's:
 validation is only logged (learning curves), never used to select a checkpoint.
+
+Resume state (``state_dir/resume.pt``) carries the fingerprint of the job that wrote it (code, settings, the content
+of every input: chexpertnet.fingerprint); it is used only by a job with the same fingerprint, removed otherwise, and
+removed once the job's outputs are written (``clear_state``), so a finished training is never "resumed".
+
+Fault injection for tests: with the environment variable CHEXPERTNET_PAUSE_AT_STEP=K the training, right after
+writing its checkpoint at step K, writes ``state_dir/paused-at-step<K>`` and waits until it is killed. A test kills
+it there, at a known step, instead of racing a running job.
 """
 
 from __future__ import annotations
@@ -27,10 +35,14 @@ from chexpertnet import __version__
 from chexpertnet.auc import mean_defined, per_observation_auc
 from chexpertnet.augment import center_crop, crop_flip_gather, crop_flip_numpy, draw_crops
 from chexpertnet.fileio import atomic_path
+from chexpertnet.fingerprint import changed_components
 from chexpertnet.loss import binary_cross_entropy, positive_probability, weighted_cross_entropy
 from chexpertnet.model import ARCH, IMAGENET_MEAN, IMAGENET_STD, CheXpertNet, load_backbone
 
 CHECKPOINT_KEYS = ("arch", "version", "config", "state_dict", "optimizer", "epoch", "step")
+RESUME_FILE = "resume.pt"
+PAUSE_ENV = "CHEXPERTNET_PAUSE_AT_STEP"
+PAUSED_PREFIX = "paused-at-step"
 
 
 class TrainingDiverged(RuntimeError):
@@ -59,9 +71,10 @@ class TrainConfig:
     checkpoint_every: int = 100
     eval_batch_size: int = 64
 
-    def resume_key(self) -> dict:
-        """The settings a checkpoint must share to be resumed (not logging or checkpoint frequency)."""
-        skip = {"log_every", "checkpoint_every", "eval_batch_size", "threads"}
+    def settings(self) -> dict:
+        """The settings that determine the trained weights: not logging or checkpoint frequency, evaluation batch,
+        threads, or the pretrained file's path (its content is part of the job's fingerprint)."""
+        skip = {"log_every", "checkpoint_every", "eval_batch_size", "threads", "pretrained_file"}
         return {k: v for k, v in dataclasses.asdict(self).items() if k not in skip}
 
 
@@ -214,6 +227,40 @@ def evaluate(model: CheXpertNet, split: Split, config: TrainConfig, device: torc
     return {"valid_loss": loss, "valid_auc": auc, "valid_mean_auc": mean_defined(auc)}
 
 
+def numeric_path(config: TrainConfig) -> str:
+    """The arithmetic a training on this machine uses: 'bf16+channels_last' or 'fp32' (part of the fingerprint)."""
+    return "bf16+channels_last" if use_fast_path(torch.device(config.device).type, config.fast) else "fp32"
+
+
+def settings_fingerprint(config: TrainConfig) -> dict:
+    """The fingerprint of an in-process training whose inputs are given as arrays (tests, benchmarks): its settings
+    and numeric path. `chexpertnet train` adds the code and the content of every input file."""
+    settings = {f"setting {k}": v for k, v in config.settings().items()}
+    return {**settings, "environment numeric_path": numeric_path(config)}
+
+
+def _discard_state(resume_file: Path, reason: str, log: Callable[[dict], None]) -> None:
+    log({"event": "resume_discarded", "file": str(resume_file), "reason": reason})
+    resume_file.unlink()
+
+
+def clear_state(state_dir: Path) -> None:
+    """Remove a finished job's resume state (and its folder, if nothing else is in it)."""
+    state_dir = Path(state_dir)
+    for file in [state_dir / RESUME_FILE, *state_dir.glob(f"{PAUSED_PREFIX}*")]:
+        file.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        state_dir.rmdir()
+
+
+def _pause_for_test(state_dir: Path, step: int, log: Callable[[dict], None]) -> None:
+    """CHEXPERTNET_PAUSE_AT_STEP: mark the folder and wait to be killed (see the module's docstring)."""
+    log({"event": "paused", "step": step, "variable": PAUSE_ENV})
+    (Path(state_dir) / f"{PAUSED_PREFIX}{step}").touch()
+    while True:
+        time.sleep(3600)
+
+
 def save_checkpoint(path: Path, model: CheXpertNet, optimizer, config: TrainConfig, epoch: int, step: int,
                     **extra) -> None:  # fmt: skip
     state = {
@@ -251,12 +298,14 @@ def train(
     pretrained_state: dict | None = None,
     log: Callable[[dict], None] = lambda record: print(json.dumps(record), file=sys.stderr),
     stop_after_steps: int | None = None,
+    fingerprint: dict | None = None,
 ) -> dict:
     """Train; return {"model", "optimizer", "history", "throughput", "epoch", "step"}.
 
-    ``state_dir/resume.pt`` is written every ``checkpoint_every`` steps and at each epoch's end; if it exists and was
-    made with the same settings, training resumes from it. ``stop_after_steps`` (tests) stops early after that many
-    optimizer steps, as a kill would, without writing final outputs.
+    ``state_dir/resume.pt`` is written every ``checkpoint_every`` steps and at each epoch's end, with ``fingerprint``
+    (by default ``settings_fingerprint(config)``); if it exists with the same fingerprint, training resumes from it,
+    otherwise it is removed and training starts from step 0. ``stop_after_steps`` (tests) stops early after that
+    many optimizer steps, as a kill would, without writing final outputs.
     """
     device = configure_torch(config)
     seed_everything(config.seed)
@@ -268,23 +317,33 @@ def train(
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=tuple(config.betas))
     class_weights = torch.as_tensor(weights, dtype=torch.float32, device=device)
 
-    resume_file = Path(state_dir) / "resume.pt"
-    epoch, batch, step, history = 0, 0, 0, []
+    fingerprint = settings_fingerprint(config) if fingerprint is None else fingerprint
+    resume_file = Path(state_dir) / RESUME_FILE
+    epoch, batch, step, history = 0, 0, 0, [{"event": "start", "epoch": 0, "step": 0}]
     running = 0.0  # sum of the training losses since the last log record
     if resume_file.exists():
-        saved = torch.load(resume_file, map_location=device, weights_only=False)
-        if saved.get("resume_key") == config.resume_key():
-            model.load_state_dict(saved["state_dict"])
-            optimizer.load_state_dict(saved["optimizer"])
-            epoch, batch, step, history = saved["epoch"], saved["batch"], saved["step"], saved["history"]
-            running = saved["running_loss"]
-            log({"event": "resumed", "file": str(resume_file), "epoch": epoch, "batch": batch, "step": step})
+        try:
+            saved = torch.load(resume_file, map_location=device, weights_only=False)
+        except Exception as exc:  # unreadable (another torch version, a damaged disk): never worth a crash
+            _discard_state(resume_file, f"unreadable: {type(exc).__name__}: {exc}", log)
         else:
-            log({"event": "resume_skipped", "file": str(resume_file), "reason": "made with other settings"})
+            changed = changed_components(saved.get("fingerprint"), fingerprint)
+            if changed:
+                _discard_state(resume_file, f"made by another job: {', '.join(changed)} changed", log)
+            else:
+                model.load_state_dict(saved["state_dict"])
+                optimizer.load_state_dict(saved["optimizer"])
+                epoch, batch, step, history = saved["epoch"], saved["batch"], saved["step"], saved["history"]
+                running = saved["running_loss"]
+                log({"event": "resumed", "file": str(resume_file), "epoch": epoch, "batch": batch, "step": step})
+    start_step = step
+    pause_at = int(os.environ.get(PAUSE_ENV) or -1)
 
     def checkpoint(next_epoch: int, next_batch: int) -> None:
         save_checkpoint(resume_file, model, optimizer, config, next_epoch, step, batch=next_batch, history=history,
-                        running_loss=running, resume_key=config.resume_key())  # fmt: skip
+                        running_loss=running, fingerprint=fingerprint)  # fmt: skip
+        if step == pause_at:
+            _pause_for_test(state_dir, step, log)
 
     epoch_steps = steps_per_epoch(len(train_split), config.batch_size)
     images_seen, step_seconds, wait_seconds = 0, 0.0, 0.0
@@ -339,6 +398,8 @@ def train(
             checkpoint(epoch, 0)
     total = step_seconds + wait_seconds
     throughput = {
+        "start_step": start_step,  # 0 unless this process resumed a killed run of the same job
+        "steps": step - start_step,
         "images": images_seen,
         "seconds": round(total, 3),
         "images_per_s": images_seen / total if total else None,

@@ -1,5 +1,4 @@
 # Helpers shared by every rule: config access, the experiment table, paths, per-rule code hashes.
-import ast
 import hashlib
 import json
 import shlex
@@ -7,6 +6,9 @@ import sys
 from pathlib import Path
 
 from snakemake_interface_executor_plugins.settings import DeploymentMethod
+
+sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
+from chexpertnet.codehash import code_hash as _code_hash  # noqa: E402 (standard library only)
 
 DATASET = config["dataset"]["name"]
 RESULTS = f"results/{DATASET}"
@@ -358,73 +360,7 @@ def all_targets():
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Code-aware staleness. Snakemake reruns a job when its params change, but it does not see the Python modules that
-# a command imports. Each rule therefore gets, as a param, a hash of the syntax trees (comments, docstrings and
-# formatting do not count) of exactly the package modules its subcommand imports, followed transitively.
-def _module_file(name):
-    parts = name.split(".")
-    base = PACKAGE_DIR.joinpath(*parts)
-    return base / "__init__.py" if base.is_dir() else base.with_suffix(".py")
-
-
-def _imported_modules(name):
-    tree = ast.parse(_module_file(name).read_text())
-    found = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found.update(
-                a.name for a in node.names if a.name.split(".")[0] == "chexpertnet"
-            )
-        elif (
-            isinstance(node, ast.ImportFrom)
-            and node.module
-            and node.module.split(".")[0] == "chexpertnet"
-        ):
-            found.add(node.module)
-            for (
-                alias
-            ) in node.names:  # `from chexpertnet import phantom` imports a module
-                if _module_file(f"{node.module}.{alias.name}").exists():
-                    found.add(f"{node.module}.{alias.name}")
-    return found
-
-
-def module_closure(*names):
-    seen, todo = set(), list(names)
-    while todo:
-        name = todo.pop()
-        if name not in seen:
-            seen.add(name)
-            todo.extend(_imported_modules(name) - seen)
-    return sorted(seen)
-
-
+# Code-aware staleness: each rule's params hold a hash of exactly the package modules its subcommand imports
+# (chexpertnet/codehash.py; comments, docstrings and formatting do not count), read from this checkout.
 def code_hash(command):
-    """Hash of the modules that `chexpertnet <command>` runs (the CLI entry point included)."""
-    digest = hashlib.sha256()
-    for name in module_closure(
-        "chexpertnet.__main__", f"chexpertnet.commands.{command}"
-    ):
-        digest.update(name.encode())
-        digest.update(ast.dump(_without_docstrings(_module_file(name))).encode())
-    return digest.hexdigest()[:16]
-
-
-def _without_docstrings(path):
-    """The module's syntax tree without docstrings: editing documentation (or comments, or formatting, which
-    the syntax tree never holds) reruns nothing."""
-    tree = ast.parse(path.read_text())
-    for node in ast.walk(tree):
-        body = getattr(node, "body", None)
-        if (
-            isinstance(
-                node,
-                (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef),
-            )
-            and body
-            and isinstance(body[0], ast.Expr)
-            and isinstance(body[0].value, ast.Constant)
-            and isinstance(body[0].value.value, str)
-        ):
-            node.body = body[1:] or [ast.Pass()]
-    return tree
+    return _code_hash(command, PACKAGE_DIR)

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 ORDER = 80  # position in `chexpertnet --help`
-HELP = "train DenseNet-121 for one experiment and seed (resumes from --state-dir if interrupted)"
+HELP = "train DenseNet-121 for one experiment and seed (resumes an interrupted run of the same job from --state-dir)"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -36,7 +36,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--log-every", type=int, default=20)
     p.add_argument("--checkpoint-every", type=int, default=100)
-    p.add_argument("--state-dir", required=True, help="resume checkpoints (kept outside the outputs)")
+    p.add_argument("--state-dir", required=True,
+                   help="resume checkpoints (outside the outputs); used only by the same job, removed when it is done")
     p.add_argument("--out-model", required=True)
     p.add_argument("--out-history", required=True, help="JSON lines: training loss every K steps, valid per epoch")
     p.add_argument("--out-config", required=True, help="the resolved configuration (JSON)")
@@ -60,10 +61,13 @@ def load_split(manifest_file: str, cache: list[str]):
 def run(args: argparse.Namespace) -> None:
     import numpy as np
     import pandas as pd
+    import torch
 
+    from chexpertnet.codehash import code_hash
     from chexpertnet.fileio import write_json, write_text
+    from chexpertnet.fingerprint import training_fingerprint
     from chexpertnet.model import IMAGENET_MEAN, IMAGENET_STD
-    from chexpertnet.train import TrainConfig, save_checkpoint, train
+    from chexpertnet.train import TrainConfig, clear_state, numeric_path, save_checkpoint, train
     from chexpertnet.weights import load_pretrained_state
 
     if args.normalization == "dataset":
@@ -89,7 +93,16 @@ def run(args: argparse.Namespace) -> None:
     weights = pd.read_csv(args.train_weights)[["w_negative", "w_positive", "w_uncertain"]].to_numpy(np.float64)
     train_split = load_split(args.train_manifest, args.train_cache)
     valid_split = load_split(args.valid_manifest, args.valid_cache)
-    result = train(config, train_split, valid_split, weights, Path(args.state_dir), pretrained_state)
+    fingerprint = training_fingerprint(
+        code=code_hash("train"),
+        settings={**config.settings(), "normalization": args.normalization},
+        files={"train_manifest": args.train_manifest, "train_weights": args.train_weights,
+               "valid_manifest": args.valid_manifest, "pretrained": config.pretrained_file, "stats": args.stats},
+        caches={"train": args.train_cache, "valid": args.valid_cache},
+        environment={"numeric_path": numeric_path(config), "torch": torch.__version__},
+    )  # fmt: skip
+    state_dir = Path(args.state_dir)
+    result = train(config, train_split, valid_split, weights, state_dir, pretrained_state, fingerprint=fingerprint)
     resolved = {
         **dataclasses.asdict(config),
         "normalization": args.normalization,
@@ -98,10 +111,12 @@ def run(args: argparse.Namespace) -> None:
         "train_images": len(train_split),
         "valid_images": len(valid_split),
         "class_weights": weights.tolist(),
+        "fingerprint": fingerprint,
     }
     write_text(args.out_history, "".join(json.dumps(r, sort_keys=True) + "\n" for r in result["history"]))
     write_json(args.out_config, resolved)
     write_json(args.out_throughput, result["throughput"])
     save_checkpoint(Path(args.out_model), result["model"].cpu(), result["optimizer"], config, result["epoch"],
-                    result["step"], normalization=args.normalization)  # fmt: skip
+                    result["step"], normalization=args.normalization, fingerprint=fingerprint)  # fmt: skip
+    clear_state(state_dir)  # every output is in place: this job is done and is never resumed
     print(json.dumps({"done": True, **result["throughput"]}), file=sys.stderr)
