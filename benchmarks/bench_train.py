@@ -30,7 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
 
 from chexpertnet.loss import weighted_cross_entropy
 from chexpertnet.model import IMAGENET_MEAN, IMAGENET_STD, CheXpertNet
-from chexpertnet.train import Split, TrainConfig, autocast_for, train, use_fast_path
+from chexpertnet.numerics import autocast_for, use_fast_path
+from chexpertnet.train import Split, TrainConfig, train
 
 BATCH = 16
 

@@ -19,6 +19,7 @@ import pytest
 import torch
 from torchvision.models import densenet121
 
+from chexpertnet.checkpoint import load_model
 from chexpertnet.chexpert import DataError
 from chexpertnet.cli import main
 from chexpertnet.model import CheXpertNet, load_backbone
@@ -28,7 +29,6 @@ from chexpertnet.train import (
     TrainConfig,
     TrainingDiverged,
     build_model,
-    load_model,
     settings_fingerprint,
     train,
 )
@@ -174,7 +174,7 @@ def test_torchvision_weights_offline_without_file_says_what_to_put_where(tmp_pat
 
 def test_pretrained_from_another_runs_checkpoint(tmp_path):
     result = run_tiny(tmp_path, tiny_config(epochs=1))
-    from chexpertnet.train import save_checkpoint
+    from chexpertnet.checkpoint import save_checkpoint
 
     save_checkpoint(tmp_path / "model.pt", result["model"], result["optimizer"], tiny_config(epochs=1), 1, 3)
     model = build_model(tiny_config(init="pretrained", seed=5), load_pretrained_state(tmp_path / "model.pt"))

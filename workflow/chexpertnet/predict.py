@@ -8,7 +8,7 @@ import torch
 from chexpertnet.augment import center_crop
 from chexpertnet.loss import positive_probability
 from chexpertnet.model import CheXpertNet
-from chexpertnet.train import autocast_for
+from chexpertnet.numerics import autocast_for
 
 
 def predict_probabilities(

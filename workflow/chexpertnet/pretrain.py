@@ -12,8 +12,8 @@ from torchvision.models import densenet121
 from tqdm import tqdm
 
 from chexpertnet.model import IMAGENET_MEAN, IMAGENET_STD
+from chexpertnet.numerics import autocast_for, derived_seed, use_fast_path
 from chexpertnet.synthetic import CLASSES, render_batch
-from chexpertnet.train import autocast_for, derived_seed, use_fast_path
 
 
 def pretrain_synthetic(

@@ -31,15 +31,14 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from chexpertnet import __version__
 from chexpertnet.auc import mean_defined, per_observation_auc
 from chexpertnet.augment import center_crop, crop_flip_gather, crop_flip_numpy, draw_crops
-from chexpertnet.fileio import atomic_path
+from chexpertnet.checkpoint import save_checkpoint
 from chexpertnet.fingerprint import changed_components
 from chexpertnet.loss import binary_cross_entropy, positive_probability, weighted_cross_entropy
-from chexpertnet.model import ARCH, IMAGENET_MEAN, IMAGENET_STD, CheXpertNet, load_backbone
+from chexpertnet.model import IMAGENET_MEAN, IMAGENET_STD, CheXpertNet, load_backbone
+from chexpertnet.numerics import autocast_for, derived_seed, numeric_path, seed_everything, use_fast_path
 
-CHECKPOINT_KEYS = ("arch", "version", "config", "state_dict", "optimizer", "epoch", "step")
 RESUME_FILE = "resume.pt"
 PAUSE_ENV = "CHEXPERTNET_PAUSE_AT_STEP"
 PAUSED_PREFIX = "paused-at-step"
@@ -90,33 +89,6 @@ class Split:
 
     def __len__(self) -> int:
         return len(self.rows)
-
-
-def derived_seed(*parts: int) -> int:
-    """A 63-bit seed from integers (independent streams for every (seed, epoch, batch))."""
-    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(2, dtype=np.uint64)[0] >> 1)
-
-
-def seed_everything(seed: int) -> None:
-    import random
-
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-def cpu_supports_bf16() -> bool:
-    checker = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
-    return bool(checker and checker()) or bool(getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)())
-
-
-def use_fast_path(device_type: str, fast: bool) -> bool:
-    """bf16 autocast and channels_last: on GPUs, and on CPUs with native bf16 (AVX-512 bf16 or AMX)."""
-    return fast and (device_type == "cuda" or cpu_supports_bf16())
-
-
-def autocast_for(device_type: str, fast: bool) -> contextlib.AbstractContextManager:
-    return torch.autocast(device_type=device_type, dtype=torch.bfloat16, enabled=use_fast_path(device_type, fast))
 
 
 def autocast_context(config: TrainConfig) -> contextlib.AbstractContextManager:
@@ -227,16 +199,11 @@ def evaluate(model: CheXpertNet, split: Split, config: TrainConfig, device: torc
     return {"valid_loss": loss, "valid_auc": auc, "valid_mean_auc": mean_defined(auc)}
 
 
-def numeric_path(config: TrainConfig) -> str:
-    """The arithmetic a training on this machine uses: 'bf16+channels_last' or 'fp32' (part of the fingerprint)."""
-    return "bf16+channels_last" if use_fast_path(torch.device(config.device).type, config.fast) else "fp32"
-
-
 def settings_fingerprint(config: TrainConfig) -> dict:
     """The fingerprint of an in-process training whose inputs are given as arrays (tests, benchmarks): its settings
     and numeric path. `chexpertnet train` adds the code and the content of every input file."""
     settings = {f"setting {k}": v for k, v in config.settings().items()}
-    return {**settings, "environment numeric_path": numeric_path(config)}
+    return {**settings, "environment numeric_path": numeric_path(torch.device(config.device).type, config.fast)}
 
 
 def _discard_state(resume_file: Path, reason: str, log: Callable[[dict], None]) -> None:
@@ -259,34 +226,6 @@ def _pause_for_test(state_dir: Path, step: int, log: Callable[[dict], None]) -> 
     (Path(state_dir) / f"{PAUSED_PREFIX}{step}").touch()
     while True:
         time.sleep(3600)
-
-
-def save_checkpoint(path: Path, model: CheXpertNet, optimizer, config: TrainConfig, epoch: int, step: int,
-                    **extra) -> None:  # fmt: skip
-    state = {
-        "arch": ARCH,
-        "version": __version__,
-        "config": dataclasses.asdict(config),
-        "state_dict": model.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "epoch": epoch,
-        "step": step,
-        **extra,
-    }
-    with atomic_path(path, suffix=".pt") as tmp:
-        torch.save(state, tmp)
-
-
-def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> tuple[CheXpertNet, dict]:
-    """Rebuild the model from a checkpoint file alone."""
-    checkpoint = torch.load(path, map_location=map_location, weights_only=False)
-    missing = [k for k in CHECKPOINT_KEYS if k not in checkpoint]
-    if missing or checkpoint["arch"] != ARCH:
-        raise ValueError(f"{path} is not a CheXpertNet checkpoint (missing {missing}, arch {checkpoint.get('arch')})")
-    config = checkpoint["config"]
-    model = CheXpertNet(mean=tuple(config["mean"]), std=tuple(config["std"]))
-    model.load_state_dict(checkpoint["state_dict"])
-    return model.eval(), checkpoint
 
 
 def train(

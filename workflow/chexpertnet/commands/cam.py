@@ -48,12 +48,12 @@ def run(args: argparse.Namespace) -> None:
     from chexpertnet.augment import center_crop
     from chexpertnet.cache import open_cache, rows_for
     from chexpertnet.cam_figure import cam_figure
+    from chexpertnet.checkpoint import load_model
     from chexpertnet.chexpert import DataError, read_csv
     from chexpertnet.fileio import write_csv, write_text
     from chexpertnet.localization import localization_html, localization_markdown, summarize
     from chexpertnet.observations import OBSERVATIONS
     from chexpertnet.plotting import save_figure
-    from chexpertnet.train import load_model
 
     torch.set_num_threads(max(1, args.threads))
     unknown = sorted(set(args.observations) - set(OBSERVATIONS))

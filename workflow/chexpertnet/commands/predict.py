@@ -25,10 +25,10 @@ def run(args: argparse.Namespace) -> None:
     import torch
 
     from chexpertnet.cache import open_cache, rows_for
+    from chexpertnet.checkpoint import load_model
     from chexpertnet.fileio import write_csv
     from chexpertnet.observations import OBSERVATIONS
     from chexpertnet.predict import predict_probabilities
-    from chexpertnet.train import load_model
 
     torch.set_num_threads(max(1, args.threads))
     model, checkpoint = load_model(args.model)

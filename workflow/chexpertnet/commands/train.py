@@ -63,11 +63,13 @@ def run(args: argparse.Namespace) -> None:
     import pandas as pd
     import torch
 
+    from chexpertnet.checkpoint import save_checkpoint
     from chexpertnet.codehash import code_hash
     from chexpertnet.fileio import write_json, write_text
     from chexpertnet.fingerprint import training_fingerprint
     from chexpertnet.model import IMAGENET_MEAN, IMAGENET_STD
-    from chexpertnet.train import TrainConfig, clear_state, numeric_path, save_checkpoint, train
+    from chexpertnet.numerics import numeric_path
+    from chexpertnet.train import TrainConfig, clear_state, train
     from chexpertnet.weights import load_pretrained_state
 
     if args.normalization == "dataset":
@@ -99,7 +101,8 @@ def run(args: argparse.Namespace) -> None:
         files={"train_manifest": args.train_manifest, "train_weights": args.train_weights,
                "valid_manifest": args.valid_manifest, "pretrained": config.pretrained_file, "stats": args.stats},
         caches={"train": args.train_cache, "valid": args.valid_cache},
-        environment={"numeric_path": numeric_path(config), "torch": torch.__version__},
+        environment={"numeric_path": numeric_path(torch.device(args.device).type, args.fast),
+                     "torch": torch.__version__},
     )  # fmt: skip
     state_dir = Path(args.state_dir)
     result = train(config, train_split, valid_split, weights, state_dir, pretrained_state, fingerprint=fingerprint)

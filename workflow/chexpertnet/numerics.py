@@ -1,0 +1,55 @@
+"""The arithmetic a run uses: bf16 autocast and channels_last where the hardware computes bf16 natively (GPUs, CPUs
+with AVX-512 bf16 or AMX), fp32 otherwise; and the seeds every random draw derives from.
+
+The CPU check honours the switches that cap PyTorch's kernels (``ATEN_CPU_CAPABILITY=avx2``,
+``ONEDNN_MAX_CPU_ISA=AVX2``): under them an AVX-512 machine runs as an AVX2-only machine would, fp32 included.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+
+import numpy as np
+import torch
+
+FAST = "bf16+channels_last"
+PLAIN = "fp32"
+# oneDNN instruction-set caps below AVX-512 bf16 (ONEDNN_MAX_CPU_ISA); oneDNN has no bf16 kernels under them
+_ONEDNN_BELOW_BF16 = {"SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2", "AVX512_CORE", "AVX512_CORE_VNNI"}
+
+
+def cpu_supports_bf16() -> bool:
+    """Native bf16 on this CPU (AVX-512 bf16 or AMX) and not capped away by ATEN_CPU_CAPABILITY/ONEDNN_MAX_CPU_ISA."""
+    if os.environ.get("ONEDNN_MAX_CPU_ISA", "").upper() in _ONEDNN_BELOW_BF16:
+        return False
+    if "AVX512" not in torch.backends.cpu.get_cpu_capability().upper():
+        return False
+    checker = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
+    return bool(checker and checker()) or bool(getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)())
+
+
+def use_fast_path(device_type: str, fast: bool) -> bool:
+    """bf16 autocast and channels_last: on GPUs, and on CPUs with native bf16."""
+    return fast and (device_type == "cuda" or cpu_supports_bf16())
+
+
+def numeric_path(device_type: str, fast: bool) -> str:
+    """'bf16+channels_last' or 'fp32': what a run with these settings computes in on this machine."""
+    return FAST if use_fast_path(device_type, fast) else PLAIN
+
+
+def autocast_for(device_type: str, fast: bool) -> contextlib.AbstractContextManager:
+    return torch.autocast(device_type=device_type, dtype=torch.bfloat16, enabled=use_fast_path(device_type, fast))
+
+
+def derived_seed(*parts: int) -> int:
+    """A 63-bit seed from integers (independent streams for every (seed, epoch, batch))."""
+    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(2, dtype=np.uint64)[0] >> 1)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
