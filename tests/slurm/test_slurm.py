@@ -14,12 +14,12 @@ import pytest
 import yaml
 
 from conftest import REPO
-from workflow_helpers import chexpert_workflow, copy_workflow, planned_jobs, tiny_config
+from workflow_helpers import chexpert_workflow, copy_workflow, planned_jobs
 
 HERE = Path(__file__).resolve().parent
 CLUSTER = HERE / "cluster.sh"
 TEST_PROFILE = HERE / "profile"
-# Rules that must run as SLURM jobs in the tiny workflow (later rules are checked against the local run's job list)
+# Rules that must run as SLURM jobs in the tiny workflow (the rest are checked against the dry run's job list)
 CLUSTER_RULES = {"validate", "cache", "manifest", "stats", "pretrain_synthetic", "train", "predict", "score"}
 # Outputs compared byte for byte with the local run
 COMPARED = ("scores", "predictions", "tables")
@@ -58,33 +58,20 @@ def csv_files(results: Path) -> dict[str, bytes]:
 
 
 @pytest.mark.slurm
-def test_tiny_workflow_on_slurm_matches_the_local_run(tmp_path, slurm_env):
-    config = yaml.safe_dump(tiny_config())
-    local = copy_workflow(tmp_path / "local")
+def test_tiny_workflow_on_slurm_matches_the_local_run(tmp_path, slurm_env, tiny_run):
+    """The reference is the shared local run of the same config (tests/conftest.py: tiny_run)."""
     on_slurm = copy_workflow(tmp_path / "slurm")
-    for workdir in (local, on_slurm):
-        (workdir / "config/tiny.yaml").write_text(config)
+    (on_slurm / "config/tiny.yaml").write_text((tiny_run / "config/tiny.yaml").read_text())
+    dry_run = [sys.executable, "-m", "snakemake", "-n", "--cores", "2", "--configfile", "config/tiny.yaml"]
+    plan = subprocess.run(dry_run, cwd=on_slurm, capture_output=True, text=True, timeout=300)
+    assert plan.returncode == 0, plan.stdout + plan.stderr
+    planned = planned_jobs(plan)
     command = [
         "timeout", "-k", "15", str(SLURM_RUN_LIMIT_S), sys.executable, "-m", "snakemake",
         "--workflow-profile", str(TEST_PROFILE), "--configfile", "config/tiny.yaml",
     ]  # fmt: skip
-    # The local reference run goes alongside, at the lowest CPU priority: it uses the cores while the SLURM run waits
-    # for its status checks, and does not slow down the SLURM jobs (which, slowed down, would miss the plugin's status
-    # checks, whose interval grows by 10 s each time no job has finished).
-    reference = subprocess.Popen(
-        ["nice", "-n", "19", sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", "config/tiny.yaml"],
-        cwd=local, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    try:
-        run = subprocess.run(
-            command, cwd=on_slurm, env=slurm_env, capture_output=True, text=True, timeout=SLURM_RUN_LIMIT_S + 30
-        )
-        local_screen = reference.communicate(timeout=600)[0]
-    finally:
-        if reference.poll() is None:
-            reference.kill()
-            reference.wait()
-    assert reference.returncode == 0, f"the local reference run failed:\n{local_screen}"
+    run = subprocess.run(command, cwd=on_slurm, env=slurm_env, capture_output=True, text=True,
+                         timeout=SLURM_RUN_LIMIT_S + 30)  # fmt: skip
     screen = run.stdout + run.stderr
     assert run.returncode == 0, f"snakemake on SLURM failed (rc {run.returncode}):\n{screen}"
 
@@ -96,7 +83,6 @@ def test_tiny_workflow_on_slurm_matches_the_local_run(tmp_path, slurm_env):
     here = Counter(re.findall(r"^localrule (\w+):", screen, re.MULTILINE)) - Counter(["all"])
     assert set(on_cluster) >= CLUSTER_RULES, on_cluster
     assert "phantom" in here and "phantom" not in on_cluster
-    planned = planned_jobs(subprocess.CompletedProcess([], 0, local_screen, ""))
     assert on_cluster + here == planned, (on_cluster, here, planned)
     job_ids = [job_id for job_id, _ in submitted]
     assert len(set(job_ids)) == len(job_ids)
@@ -111,7 +97,7 @@ def test_tiny_workflow_on_slurm_matches_the_local_run(tmp_path, slurm_env):
     assert {job_id: states.get(job_id) for job_id in job_ids} == dict.fromkeys(job_ids, "COMPLETED")
 
     # The same results, byte for byte, as the local run with the same config
-    expected = csv_files(local / "results/phantom")
+    expected = csv_files(tiny_run / "results/phantom")
     assert any(name.startswith("scores/") for name in expected)
     got = csv_files(on_slurm / "results/phantom")
     assert sorted(got) == sorted(expected)
