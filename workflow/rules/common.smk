@@ -7,8 +7,8 @@ from pathlib import Path
 
 from snakemake_interface_executor_plugins.settings import DeploymentMethod
 
-sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
-from chexpertnet.codehash import code_hash as _code_hash  # noqa: E402 (standard library only)
+sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))  # this checkout's package, first
+from chexpertnet import codehash  # standard library only
 
 DATASET = config["dataset"]["name"]
 RESULTS = f"results/{DATASET}"
@@ -363,4 +363,4 @@ def all_targets():
 # Code-aware staleness: each rule's params hold a hash of exactly the package modules its subcommand imports
 # (chexpertnet/codehash.py; comments, docstrings and formatting do not count), read from this checkout.
 def code_hash(command):
-    return _code_hash(command, PACKAGE_DIR)
+    return codehash.code_hash(command, PACKAGE_DIR)
