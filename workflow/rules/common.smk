@@ -7,7 +7,8 @@ from pathlib import Path
 
 from snakemake_interface_executor_plugins.settings import DeploymentMethod
 
-sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))  # this checkout's package, first
+# This checkout's package first (for the code hashes below; the jobs get it through PYTHONPATH)
+sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 from chexpertnet import codehash  # standard library only
 
 DATASET = config["dataset"]["name"]
