@@ -1,6 +1,8 @@
 """Reruns that really rerun, proven by outcomes: after each kind of change that must retrain, the rerun of
 `snakemake` trains from step 0 on the new inputs (every image counted, the history starting at step 0, the new
-inputs' digests recorded, other weights), and a finished training leaves no state that a later run could resume."""
+inputs' digests recorded, other weights), and a finished training leaves no state that a later run could resume.
+
+Two changes that touch different experiments share one run (two trainings side by side on two cores)."""
 
 from __future__ import annotations
 
@@ -20,8 +22,6 @@ from workflow_helpers import snakemake
 pytestmark = pytest.mark.integration
 
 RESULTS = Path("results/phantom")
-RUN = RESULTS / "models/baseline/seed0"
-MODEL = str(RUN / "model.pt")
 SYNTHETIC = RESULTS / "pretrained/densenet121-synthetic.pt"
 
 
@@ -29,11 +29,15 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def outcome(workdir: Path) -> dict:
-    """What the baseline training of ``workdir`` did, read from its outputs and log."""
-    run = workdir / RUN
+def model_file(experiment: str) -> str:
+    return str(RESULTS / f"models/{experiment}/seed0/model.pt")
+
+
+def outcome(workdir: Path, experiment: str) -> dict:
+    """What the training of ``experiment`` (seed 0) in ``workdir`` did, read from its outputs and log."""
+    run = workdir / RESULTS / f"models/{experiment}/seed0"
     resolved = json.loads((run / "config.json").read_text())
-    log = (workdir / RESULTS / "logs/train/baseline/seed0.log").read_text()
+    log = (workdir / RESULTS / f"logs/train/{experiment}/seed0.log").read_text()
     return {
         "throughput": json.loads((run / "throughput.json").read_text()),
         "history": [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines()],
@@ -48,11 +52,11 @@ def same_weights(a: dict, b: dict) -> bool:
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
-def write_config(workdir: Path, change: Callable[[dict], None]) -> str:
-    config = yaml.safe_load((workdir / "config/tiny.yaml").read_text())
+def write_config(workdir: Path, change: Callable[[dict], None]) -> None:
+    path = workdir / "config/changed.yaml"
+    config = yaml.safe_load((path if path.exists() else workdir / "config/tiny.yaml").read_text())
     change(config)
-    (workdir / "config/changed.yaml").write_text(yaml.safe_dump(config))
-    return "config/changed.yaml"
+    path.write_text(yaml.safe_dump(config))
 
 
 def replace_in(path: Path, old: str, new: str) -> None:
@@ -61,27 +65,32 @@ def replace_in(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new))
 
 
-# Each change returns (config file, extra snakemake arguments); it edits the workflow copy it is given.
+# A change edits the workflow copy it is given (code, or config/changed.yaml) and returns the experiment whose
+# retraining it checks and the extra snakemake arguments it needs.
 def loss_scaled(wd: Path):
     replace_in(wd / "workflow/chexpertnet/loss.py", "return -(w * mask", "return -2.0 * (w * mask")
-    return "config/tiny.yaml", []
+    return "baseline", []
 
 
 def model_input_scaled(wd: Path):
     replace_in(wd / "workflow/chexpertnet/model.py", ".div_(255.0)", ".div_(256.0)")
-    return "config/tiny.yaml", []
+    return "baseline", []
 
 
 def blank_ignored(wd: Path):
-    return write_config(wd, lambda c: c["labels"].update(blank="ignore")), []
+    write_config(wd, lambda c: c["labels"].update(blank="ignore"))
+    return "baseline", []
 
 
 def uncertain_as_ones(wd: Path):
-    return write_config(wd, lambda c: c["experiments"]["baseline"].update(uncertainty="ones")), []
+    """On `scratch`, the one experiment that the pretrained weights do not reach."""
+    write_config(wd, lambda c: c["experiments"]["scratch"].update(uncertainty="ones"))
+    return "scratch", []
 
 
 def phantom_regenerated(wd: Path):
-    return write_config(wd, lambda c: c["phantom"].update(seed=1)), []
+    write_config(wd, lambda c: c["phantom"].update(seed=1))
+    return "baseline", []
 
 
 def pretrained_replaced(wd: Path):
@@ -91,52 +100,65 @@ def pretrained_replaced(wd: Path):
     state = {k: v + 0.05 * torch.randn(v.shape, generator=generator) if v.is_floating_point() else v
              for k, v in state.items()}  # fmt: skip
     torch.save(state, wd / SYNTHETIC)
-    return "config/tiny.yaml", []
+    return "baseline", []
 
 
 def forced(wd: Path):
-    return "config/tiny.yaml", ["--forcerun", "train"]
+    return "baseline", ["--forcerun", "train"]
+
+
+CODE = (loss_scaled, model_input_scaled)
+LABELS = (blank_ignored, uncertain_as_ones, phantom_regenerated)
 
 
 @pytest.mark.parametrize(
-    "change",
-    [loss_scaled, model_input_scaled, blank_ignored, uncertain_as_ones, phantom_regenerated, pretrained_replaced,
-     forced],
+    "changes",
+    [[loss_scaled], [model_input_scaled], [blank_ignored], [uncertain_as_ones, pretrained_replaced],
+     [phantom_regenerated], [forced]],
+    ids=lambda changes: "+".join(c.__name__ for c in changes),
 )  # fmt: skip
-def test_a_change_that_must_retrain_trains_from_step_0_on_the_new_inputs(tiny_run, tmp_path, change):
-    before = outcome(tiny_run)
-    assert not (tiny_run / RESULTS / "state").exists() or not any((tiny_run / RESULTS / "state").rglob("*.pt")), (
-        "a finished run left resume state behind"
-    )
+def test_a_change_that_must_retrain_trains_from_step_0_on_the_new_inputs(tiny_run, tmp_path, changes):
+    state = tiny_run / RESULTS / "state"
+    assert not state.exists() or not list(state.rglob("*.pt")), "a finished run left resume state behind"
     workdir = tmp_path / "wf"
     shutil.copytree(tiny_run, workdir, symlinks=True)
-    config, extra = change(workdir)
-    snakemake(workdir, MODEL, "--configfile", config, *extra)  # the target first: both options take lists
-    after = outcome(workdir)
+    checked, extra = {}, []
+    for change in changes:
+        experiment, arguments = change(workdir)
+        checked[experiment] = change
+        extra += arguments
+    assert len(checked) == len(changes), "changes that share a run must check different experiments"
+    config = "config/changed.yaml" if (workdir / "config/changed.yaml").exists() else "config/tiny.yaml"
+    # the targets first: --configfile and --forcerun both take lists
+    snakemake(workdir, *map(model_file, checked), "--configfile", config, *extra)
 
-    epochs, batch = after["resolved"]["epochs"], after["resolved"]["batch_size"]
-    assert after["throughput"]["start_step"] == 0 and not after["resumed"]
-    assert after["throughput"]["images"] == epochs * (after["manifest_rows"] // batch) * batch
-    assert after["history"][0] == {"event": "start", "epoch": 0, "step": 0}
-    assert after["history"][1]["event"] == "train" and after["history"][1]["step"] == after["resolved"]["log_every"]
-    # trained on the inputs that are there now, as their content digests (computed here with hashlib) show
-    fingerprint = after["resolved"]["fingerprint"]
-    assert fingerprint["file train_manifest"] == sha256(workdir / after["resolved"]["train_manifest"])
-    assert fingerprint["file pretrained"] == sha256(workdir / SYNTHETIC)
-    assert not (workdir / RESULTS / "state/baseline/seed0").exists(), "a finished training keeps no resume state"
-    if change is forced:  # same inputs, same code: a real rerun reproduces the weights bit for bit
-        assert same_weights(after["weights"], before["weights"])
-        assert after["history"] == before["history"]
-    else:
-        assert not same_weights(after["weights"], before["weights"])
-        assert after["history"] != before["history"]
-    if change in (loss_scaled, model_input_scaled):
-        assert fingerprint["code"] != before["resolved"]["fingerprint"]["code"]
-    if change in (blank_ignored, uncertain_as_ones, phantom_regenerated):
-        assert fingerprint["file train_manifest"] != before["resolved"]["fingerprint"]["file train_manifest"]
-    if change is uncertain_as_ones:
-        assert after["resolved"]["train_manifest"].endswith("both-ones/train.csv")
-    if change is phantom_regenerated:
-        assert fingerprint["cache train"] != before["resolved"]["fingerprint"]["cache train"]
-    if change is pretrained_replaced:
-        assert fingerprint["file pretrained"] != before["resolved"]["fingerprint"]["file pretrained"]
+    for experiment, change in checked.items():
+        before, after = outcome(tiny_run, experiment), outcome(workdir, experiment)
+        epochs, batch = after["resolved"]["epochs"], after["resolved"]["batch_size"]
+        assert after["throughput"]["start_step"] == 0 and not after["resumed"], experiment
+        assert after["throughput"]["images"] == epochs * (after["manifest_rows"] // batch) * batch
+        assert after["history"][0] == {"event": "start", "epoch": 0, "step": 0}
+        assert after["history"][1]["event"] == "train"
+        assert after["history"][1]["step"] == after["resolved"]["log_every"]
+        # trained on the inputs that are there now, as their content digests (computed here with hashlib) show
+        fingerprint, old = after["resolved"]["fingerprint"], before["resolved"]["fingerprint"]
+        assert fingerprint["file train_manifest"] == sha256(workdir / after["resolved"]["train_manifest"])
+        if after["resolved"]["init"] == "pretrained":
+            assert fingerprint["file pretrained"] == sha256(workdir / SYNTHETIC)
+        assert not (workdir / RESULTS / f"state/{experiment}/seed0").exists(), "a finished training keeps no state"
+        if change is forced:  # same inputs, same code: a real rerun reproduces the weights bit for bit
+            assert same_weights(after["weights"], before["weights"])
+            assert after["history"] == before["history"]
+        else:
+            assert not same_weights(after["weights"], before["weights"]), experiment
+            assert after["history"] != before["history"], experiment
+        if change in CODE:
+            assert fingerprint["code"] != old["code"]
+        if change in LABELS:
+            assert fingerprint["file train_manifest"] != old["file train_manifest"]
+        if change is uncertain_as_ones:
+            assert after["resolved"]["train_manifest"].endswith("both-ones/train.csv")
+        if change is phantom_regenerated:
+            assert fingerprint["cache train"] != old["cache train"]
+        if change is pretrained_replaced:
+            assert fingerprint["file pretrained"] != old["file pretrained"]
