@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -258,7 +259,7 @@ def records(err: str, event: str) -> list[dict]:
     return found
 
 
-def test_sigkill_mid_epoch_then_resume_is_bit_exact(tiny_inputs, tmp_path):
+def test_sigkill_mid_epoch_resumes_bit_exact_but_only_the_same_job(tiny_inputs, tmp_path):
     reference = tmp_path / "reference"
     proc = cli(tiny_inputs + outputs(reference))
     assert proc.wait(timeout=300) == 0, proc.stderr.read()
@@ -266,6 +267,7 @@ def test_sigkill_mid_epoch_then_resume_is_bit_exact(tiny_inputs, tmp_path):
 
     killed = tmp_path / "killed"
     kill_at_step(tiny_inputs, killed, 6)  # 4 steps per epoch: the checkpoint at step 6 is mid-epoch 2
+    shutil.copytree(killed, tmp_path / "killed-then-changed")
     proc = cli(tiny_inputs + outputs(killed))
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
@@ -278,23 +280,21 @@ def test_sigkill_mid_epoch_then_resume_is_bit_exact(tiny_inputs, tmp_path):
     assert (reference / "history.jsonl").read_text() == (killed / "history.jsonl").read_text()
     assert not (killed / "state").exists()
 
-
-def test_sigkill_then_a_changed_input_starts_over(tiny_inputs, tmp_path):
-    killed = tmp_path / "killed"
-    kill_at_step(tiny_inputs, killed, 6)
+    # the same kill, then other class weights: another job, which must not resume the partial state
+    changed = tmp_path / "killed-then-changed"
     weights = Path(tiny_inputs[tiny_inputs.index("--train-weights") + 1])
     table = pd.read_csv(weights)
-    table["w_positive"] *= 2  # other class weights: another job
+    table["w_positive"] *= 2
     table.to_csv(weights, index=False)
-    proc = cli(tiny_inputs + outputs(killed))
+    proc = cli(tiny_inputs + outputs(changed))
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
     assert not records(err, "resumed")
     [discarded] = records(err, "resume_discarded")
     assert discarded["reason"] == "made by another job: file train_weights changed"
-    throughput = json.loads((killed / "throughput.json").read_text())
+    throughput = json.loads((changed / "throughput.json").read_text())
     assert throughput["start_step"] == 0 and throughput["images"] == 12 * 2
-    resolved = json.loads((killed / "config.json").read_text())
+    resolved = json.loads((changed / "config.json").read_text())
     assert resolved["fingerprint"]["file train_weights"] == hashlib.sha256(weights.read_bytes()).hexdigest()
 
 
