@@ -30,17 +30,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
 
 from chexpertnet.loss import weighted_cross_entropy
 from chexpertnet.model import IMAGENET_MEAN, IMAGENET_STD, CheXpertNet
-from chexpertnet.numerics import autocast_for, use_fast_path
+from chexpertnet.numerics import autocast_for, numeric_path, use_bf16
 from chexpertnet.train import Split, TrainConfig, train
 
 BATCH = 16
 
 
 def model_step_alone(crop: int, steps: int, fast: bool) -> float:
+    """The step as the workflow runs it with train.fast: channels_last, bf16 autocast where ``fast`` (native bf16)."""
     torch.manual_seed(0)
-    model = CheXpertNet()
-    if fast:
-        model.to_channels_last()
+    model = CheXpertNet().to_channels_last()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
     images = torch.randint(0, 256, (BATCH, crop, crop), dtype=torch.uint8)
     targets, mask, weights = torch.randint(0, 3, (BATCH, 14)), torch.ones(BATCH, 14), torch.ones(14, 3)
@@ -125,9 +124,9 @@ def main() -> None:
     parser.add_argument("--sizes", default="128:112,364:320", help="cache:crop pairs")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    fast = use_fast_path("cpu", True)
+    fast = use_bf16("cpu", True)
     print(f"# bench_train: {platform.machine()}, {args.threads} threads, torch {torch.__version__}, "
-          f"bf16+channels_last: {fast}, batch {BATCH}, {args.steps} timed steps")  # fmt: skip
+          f"{numeric_path('cpu', True)}, batch {BATCH}, {args.steps} timed steps")  # fmt: skip
     print("| cache/crop | model step alone | ours | ours / step alone | textbook (PIL, fp32, NCHW) | ours / textbook |")
     print("|---|---:|---:|---:|---:|---:|")
     for pair in args.sizes.split(","):

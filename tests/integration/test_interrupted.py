@@ -54,6 +54,10 @@ def killed(tiny_run, tmp_path_factory) -> Path:
         os.killpg(process.pid, signal.SIGKILL)  # snakemake and every job it started
         process.wait()
     assert (workdir / STATE / "resume.pt").exists() and not (workdir / MODEL).exists()
+    # --forcerun trained from step 0: the finished run left no state to resume, and nothing was resumed
+    log = train_log(workdir)
+    assert not [r for r in log if r.get("event") in ("resumed", "resume_discarded")], log
+    assert [r["step"] for r in log if r.get("event") == "paused"] == [PAUSE_AT]
     return workdir
 
 

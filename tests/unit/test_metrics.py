@@ -123,3 +123,17 @@ def test_score_cli_matches_sklearn_at_patient_level(tmp_path):
             assert table.loc[o, "ci_low"] <= table.loc[o, "auc"] <= table.loc[o, "ci_high"]
     defined = [o for o in OBSERVATIONS if o != "Fracture"]
     assert abs(table.loc["mean (defined observations)", "auc"] - table.loc[defined, "auc"].mean()) < 1e-6
+
+
+def test_auc_equals_sklearn_with_ties_and_degenerate_labels():
+    rng = np.random.default_rng(5)
+    for trial in range(30):
+        n = int(rng.integers(2, 60))
+        labels = rng.integers(0, 2, n)
+        scores = np.round(rng.random(n), int(rng.integers(0, 3)))  # 0-2 decimals: many ties
+        if labels.min() == labels.max():
+            assert math.isnan(auc(labels, scores))
+        else:
+            assert abs(auc(labels, scores) - roc_auc_score(labels, scores)) < 1e-12, trial
+    assert auc(np.array([0, 1]), np.array([0.5, 0.5])) == 0.5
+    assert auc(np.array([0, 0, 1]), np.array([0.1, 0.2, 0.9])) == 1.0

@@ -20,23 +20,24 @@ def test_bf16_on_a_bf16_cpu_unless_fast_is_off(bf16_cpu):
     assert numerics.cpu_supports_bf16()
     assert numerics.numeric_path("cpu", True) == "bf16+channels_last"
     assert numerics.numeric_path("cpu", False) == "fp32"
+    assert numerics.use_channels_last("cpu", True) and not numerics.use_channels_last("cpu", False)
 
 
 @pytest.mark.parametrize("cap", ["AVX2", "avx512_core", "AVX512_CORE_VNNI"])
 def test_a_onednn_cap_below_bf16_means_fp32(bf16_cpu, monkeypatch, cap):
     monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", cap)
-    assert not numerics.cpu_supports_bf16() and numerics.numeric_path("cpu", True) == "fp32"
+    assert not numerics.cpu_supports_bf16() and numerics.numeric_path("cpu", True) == "fp32+channels_last"
 
 
 def test_aten_capped_to_avx2_means_fp32(bf16_cpu, monkeypatch):
     monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX2")
-    assert numerics.numeric_path("cpu", True) == "fp32"
+    assert numerics.numeric_path("cpu", True) == "fp32+channels_last"
 
 
 def test_a_cpu_without_bf16_means_fp32(bf16_cpu, monkeypatch):
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
-    assert numerics.numeric_path("cpu", True) == "fp32"
+    assert numerics.numeric_path("cpu", True) == "fp32+channels_last"
     assert numerics.numeric_path("cuda", True) == "bf16+channels_last"
 
 

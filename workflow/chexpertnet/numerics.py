@@ -1,5 +1,6 @@
-"""The arithmetic a run uses: bf16 autocast and channels_last where the hardware computes bf16 natively (GPUs, CPUs
-with AVX-512 bf16 or AMX), fp32 otherwise; and the seeds every random draw derives from.
+"""The arithmetic a run uses, with `train.fast` (the default): channels_last everywhere (measured faster than NCHW in
+fp32 too, on AVX2 and AVX-512 CPUs: docs/benchmarks.md) and bf16 autocast where the hardware computes bf16 natively
+(GPUs, CPUs with AVX-512 bf16 or AMX), fp32 otherwise; and the seeds every random draw derives from.
 
 The CPU check honours the switches that cap PyTorch's kernels (``ATEN_CPU_CAPABILITY=avx2``,
 ``ONEDNN_MAX_CPU_ISA=AVX2``): under them an AVX-512 machine runs as an AVX2-only machine would, fp32 included.
@@ -14,8 +15,6 @@ import random
 import numpy as np
 import torch
 
-FAST = "bf16+channels_last"
-PLAIN = "fp32"
 # oneDNN instruction-set caps below AVX-512 bf16 (ONEDNN_MAX_CPU_ISA); oneDNN has no bf16 kernels under them
 _ONEDNN_BELOW_BF16 = {"SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2", "AVX512_CORE", "AVX512_CORE_VNNI"}
 
@@ -30,18 +29,24 @@ def cpu_supports_bf16() -> bool:
     return bool(checker and checker()) or bool(getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)())
 
 
-def use_fast_path(device_type: str, fast: bool) -> bool:
-    """bf16 autocast and channels_last: on GPUs, and on CPUs with native bf16."""
+def use_bf16(device_type: str, fast: bool) -> bool:
+    """bf16 autocast: on GPUs, and on CPUs with native bf16."""
     return fast and (device_type == "cuda" or cpu_supports_bf16())
 
 
+def use_channels_last(device_type: str, fast: bool) -> bool:
+    """NHWC convolutions whenever `fast`: faster than NCHW with and without bf16 on every CPU measured, and GPUs."""
+    return fast
+
+
 def numeric_path(device_type: str, fast: bool) -> str:
-    """'bf16+channels_last' or 'fp32': what a run with these settings computes in on this machine."""
-    return FAST if use_fast_path(device_type, fast) else PLAIN
+    """'bf16+channels_last', 'fp32+channels_last' or 'fp32': what a run with these settings computes in here."""
+    precision = "bf16" if use_bf16(device_type, fast) else "fp32"
+    return f"{precision}+channels_last" if use_channels_last(device_type, fast) else precision
 
 
 def autocast_for(device_type: str, fast: bool) -> contextlib.AbstractContextManager:
-    return torch.autocast(device_type=device_type, dtype=torch.bfloat16, enabled=use_fast_path(device_type, fast))
+    return torch.autocast(device_type=device_type, dtype=torch.bfloat16, enabled=use_bf16(device_type, fast))
 
 
 def derived_seed(*parts: int) -> int:

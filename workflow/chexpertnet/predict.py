@@ -8,7 +8,7 @@ import torch
 from chexpertnet.augment import center_crop
 from chexpertnet.loss import positive_probability
 from chexpertnet.model import CheXpertNet
-from chexpertnet.numerics import autocast_for
+from chexpertnet.numerics import autocast_for, use_channels_last
 
 
 def predict_probabilities(
@@ -17,6 +17,8 @@ def predict_probabilities(
 ) -> np.ndarray:  # fmt: skip
     """(N, 14) float64 P(positive) for the cached images ``rows``: centre crop, masked 2-way softmax."""
     model = model.to(device).eval()
+    if use_channels_last(torch.device(device).type, fast):  # as the training evaluated it
+        model.to_channels_last()
     out = []
     with torch.no_grad(), autocast_for(torch.device(device).type, fast):
         for start in range(0, len(rows), batch_size):

@@ -12,7 +12,7 @@ from torchvision.models import densenet121
 from tqdm import tqdm
 
 from chexpertnet.model import IMAGENET_MEAN, IMAGENET_STD
-from chexpertnet.numerics import autocast_for, derived_seed, use_fast_path
+from chexpertnet.numerics import autocast_for, derived_seed, use_channels_last
 from chexpertnet.synthetic import CLASSES, render_batch
 
 
@@ -25,7 +25,7 @@ def pretrain_synthetic(
     """
     torch.manual_seed(derived_seed(seed, 0x5EED))
     model = densenet121(weights=None, num_classes=len(CLASSES))
-    channels_last = use_fast_path("cpu", fast)
+    channels_last = use_channels_last("cpu", fast)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)

@@ -37,7 +37,7 @@ from chexpertnet.checkpoint import save_checkpoint
 from chexpertnet.fingerprint import changed_components
 from chexpertnet.loss import binary_cross_entropy, positive_probability, weighted_cross_entropy
 from chexpertnet.model import IMAGENET_MEAN, IMAGENET_STD, CheXpertNet, load_backbone
-from chexpertnet.numerics import autocast_for, derived_seed, numeric_path, seed_everything, use_fast_path
+from chexpertnet.numerics import autocast_for, derived_seed, numeric_path, seed_everything, use_channels_last
 
 RESUME_FILE = "resume.pt"
 PAUSE_ENV = "CHEXPERTNET_PAUSE_AT_STEP"
@@ -249,8 +249,7 @@ def train(
     device = configure_torch(config)
     seed_everything(config.seed)
     model = build_model(config, pretrained_state)
-    fast = use_fast_path(device.type, config.fast)
-    if fast:
+    if use_channels_last(device.type, config.fast):
         model.to_channels_last()
     model.to(device).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=tuple(config.betas))
@@ -344,7 +343,7 @@ def train(
         "images_per_s": images_seen / total if total else None,
         "data_wait_fraction": wait_seconds / total if total else None,
         "device": str(device),
-        "bf16_channels_last": fast,
+        "numeric_path": numeric_path(device.type, config.fast),
         "threads": config.threads,
     }
     return {"model": model, "optimizer": optimizer, "history": history, "throughput": throughput, "epoch": epoch,
