@@ -119,8 +119,9 @@ def estimate_default_run(config: dict, train_rate: float, eval_img_s: float, pre
     """Expected wall time of `snakemake --cores all` on 2 cores: the data steps, then the synthetic pretraining beside
     the first training (scratch), then the other three trainings two at a time, then the evaluation steps.
 
-    Fixed costs (data 30 s, per-job start 8 s, the steps after training 40 s) are this project's measured ones
-    (docs/benchmarks.md); they scale with the CPU much less than the training does."""
+    Fixed costs (the phantom and data steps 15 s, each training job's start 8 s, the steps after the last training
+    20 s) are those of the default runs measured on 2026-11-27 (docs/benchmarks.md); they scale with the CPU much
+    less than the training does. Against those runs the estimate comes out about 5-10% high."""
     images = default_run_images(config)
     t = config["train"]
     steps = images["train"] // t["batch_size"]  # the frontal manifest keeps the image count
@@ -135,7 +136,7 @@ def estimate_default_run(config: dict, train_rate: float, eval_img_s: float, pre
         for _ in range(seeds):
             i = slots.index(min(slots))
             slots[i] = max(slots[i], pretrain if needs_pretraining else 0.0) + per_training
-    total = 30 + max(slots) + 40
+    total = 15 + max(slots) + 20
     return {"train_images": images["train"], "valid_images": images["valid"], "training_s": round(per_training),
             "pretraining_s": round(pretrain), "total_s": round(total)}  # fmt: skip
 
