@@ -38,7 +38,15 @@ def test_a_cpu_without_bf16_means_fp32(bf16_cpu, monkeypatch):
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
     assert numerics.numeric_path("cpu", True) == "fp32+channels_last"
-    assert numerics.numeric_path("cuda", True) == "bf16+channels_last"
+
+
+@pytest.mark.parametrize(("capability", "path"), [((9, 0), "bf16+channels_last"), ((8, 0), "bf16+channels_last"),
+                                                  ((7, 5), "fp32+channels_last"), ((6, 0), "fp32+channels_last")])
+def test_bf16_on_gpus_from_compute_capability_8(monkeypatch, capability, path):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
+    assert numerics.numeric_path("cuda", True) == path
+    assert numerics.numeric_path("cuda", False) == "fp32"
 
 
 def test_derived_seeds_are_stable_and_distinct():

@@ -29,9 +29,15 @@ def cpu_supports_bf16() -> bool:
     return bool(checker and checker()) or bool(getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)())
 
 
+def cuda_supports_bf16() -> bool:
+    """Native bf16 on the GPU: compute capability 8.0 or newer (Ampere, Hopper, ...); older GPUs emulate it slowly."""
+    return torch.cuda.is_available() and tuple(torch.cuda.get_device_capability()) >= (8, 0)
+
+
 def use_bf16(device_type: str, fast: bool) -> bool:
-    """bf16 autocast: on GPUs, and on CPUs with native bf16."""
-    return fast and (device_type == "cuda" or cpu_supports_bf16())
+    """bf16 autocast: on GPUs and CPUs with native bf16."""
+    native = cuda_supports_bf16() if device_type == "cuda" else cpu_supports_bf16()
+    return fast and native
 
 
 def use_channels_last(device_type: str, fast: bool) -> bool:

@@ -247,6 +247,8 @@ def train(
     many optimizer steps, as a kill would, without writing final outputs.
     """
     device = configure_torch(config)
+    # bf16 only where the hardware has it natively (GPUs from compute capability 8.0, CPUs with AVX-512 bf16 or AMX)
+    log({"event": "numerics", "device": str(device), "numeric_path": numeric_path(device.type, config.fast)})
     seed_everything(config.seed)
     model = build_model(config, pretrained_state)
     if use_channels_last(device.type, config.fast):
