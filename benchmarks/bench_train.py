@@ -30,33 +30,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
 
 from chexpertnet.loss import weighted_cross_entropy
 from chexpertnet.model import IMAGENET_MEAN, IMAGENET_STD, CheXpertNet
-from chexpertnet.numerics import autocast_for, numeric_path, use_bf16
+from chexpertnet.numerics import numeric_path, use_bf16
 from chexpertnet.train import Split, TrainConfig, train
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_cpu import train_step_rate  # the model step alone, as the microbenchmark measures it
+
 BATCH = 16
-
-
-def model_step_alone(crop: int, steps: int, fast: bool) -> float:
-    """The step as the workflow runs it with train.fast: channels_last, bf16 autocast where ``fast`` (native bf16)."""
-    torch.manual_seed(0)
-    model = CheXpertNet().to_channels_last()
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
-    images = torch.randint(0, 256, (BATCH, crop, crop), dtype=torch.uint8)
-    targets, mask, weights = torch.randint(0, 3, (BATCH, 14)), torch.ones(BATCH, 14), torch.ones(14, 3)
-
-    def step() -> None:
-        with autocast_for("cpu", fast):
-            logits = model(images)
-        loss = weighted_cross_entropy(logits.float(), targets, mask, weights)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-
-    step()
-    start = time.perf_counter()
-    for _ in range(steps):
-        step()
-    return steps * BATCH / (time.perf_counter() - start)
 
 
 def our_loop(cache: int, crop: int, steps: int, threads: int) -> float:
@@ -131,7 +111,8 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|---:|")
     for pair in args.sizes.split(","):
         cache, crop = (int(v) for v in pair.split(":"))
-        alone = model_step_alone(crop, args.steps, fast)
+        # the step as the workflow runs it with train.fast: channels_last, bf16 autocast where native
+        alone = train_step_rate(crop, args.threads, "channels_last", fast, args.steps)
         ours = our_loop(cache, crop, args.steps, args.threads)
         textbook = textbook_loop(cache, crop, max(3, args.steps // 3))
         print(f"| {cache}/{crop} | {alone:.1f} img/s | {ours:.1f} img/s | {ours / alone:.3f} | {textbook:.1f} img/s "

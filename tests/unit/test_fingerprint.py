@@ -80,8 +80,8 @@ def test_training_fingerprint_components(cache, tmp_path):
     manifest = tmp_path / "m.csv"
     manifest.write_text("Path\na\n")
     fingerprint = training_fingerprint(
-        code="abc", settings={"lr": 1e-4, "betas": (0.9, 0.999)}, files={"train_manifest": manifest, "stats": None},
-        caches={"train": (array_file, index_file)}, environment={"numeric_path": "fp32"},
+        settings={"lr": 1e-4, "betas": (0.9, 0.999)}, environment={"numeric_path": "fp32"}, code="abc",
+        files={"train_manifest": manifest, "stats": None}, caches={"train": (array_file, index_file)},
     )  # fmt: skip
     assert fingerprint["file train_manifest"] == hashlib.sha256(b"Path\na\n").hexdigest()
     assert fingerprint["file stats"] is None and fingerprint["setting betas"] == [0.9, 0.999]

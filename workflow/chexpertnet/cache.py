@@ -23,7 +23,6 @@ from tqdm import tqdm
 from chexpertnet.fileio import atomic_path, write_csv
 
 RESAMPLE = Image.Resampling.BILINEAR
-INDEX_COLUMNS = ("row", "Path", "digest")
 
 
 def row_digest(row: np.ndarray) -> str:

@@ -50,15 +50,17 @@ def cache_digest(array_file: str | os.PathLike, index_file: str | os.PathLike, c
 
 
 def training_fingerprint(
-    code: str,
     settings: Mapping[str, object],
-    files: Mapping[str, str | os.PathLike | None],
-    caches: Mapping[str, tuple[str | os.PathLike, str | os.PathLike]],
     environment: Mapping[str, object],
+    code: str | None = None,
+    files: Mapping[str, str | os.PathLike | None] | None = None,
+    caches: Mapping[str, tuple[str | os.PathLike, str | os.PathLike]] | None = None,
 ) -> dict[str, object]:
-    """{component: value}: ``code`` (hash of the modules the training runs), every setting, the SHA-256 of every
-    input file (None where an input is absent), the content digest of every cache, and the numeric environment."""
-    fingerprint: dict[str, object] = {"code": code}
+    """{component: value}: every setting, the numeric environment, ``code`` (hash of the modules the training runs),
+    the SHA-256 of every input file (None where an input is absent) and the content digest of every cache. An
+    in-process training whose inputs are arrays (tests, benchmarks) has settings and environment only."""
+    fingerprint: dict[str, object] = {} if code is None else {"code": code}
+    files, caches = files or {}, caches or {}
     fingerprint.update({f"setting {k}": _plain(v) for k, v in sorted(settings.items())})
     fingerprint.update({f"file {k}": sha256_file(p) if p else None for k, p in sorted(files.items())})
     fingerprint.update({f"cache {k}": cache_digest(*paths) for k, paths in sorted(caches.items())})

@@ -34,7 +34,7 @@ from tqdm import tqdm
 from chexpertnet.auc import mean_defined, per_observation_auc
 from chexpertnet.augment import center_crop, crop_flip_gather, crop_flip_numpy, draw_crops
 from chexpertnet.checkpoint import save_checkpoint
-from chexpertnet.fingerprint import changed_components
+from chexpertnet.fingerprint import changed_components, training_fingerprint
 from chexpertnet.loss import binary_cross_entropy, positive_probability, weighted_cross_entropy
 from chexpertnet.model import IMAGENET_MEAN, IMAGENET_STD, CheXpertNet, load_backbone
 from chexpertnet.numerics import autocast_for, derived_seed, numeric_path, seed_everything, use_channels_last
@@ -202,8 +202,8 @@ def evaluate(model: CheXpertNet, split: Split, config: TrainConfig, device: torc
 def settings_fingerprint(config: TrainConfig) -> dict:
     """The fingerprint of an in-process training whose inputs are given as arrays (tests, benchmarks): its settings
     and numeric path. `chexpertnet train` adds the code and the content of every input file."""
-    settings = {f"setting {k}": v for k, v in config.settings().items()}
-    return {**settings, "environment numeric_path": numeric_path(torch.device(config.device).type, config.fast)}
+    environment = {"numeric_path": numeric_path(torch.device(config.device).type, config.fast)}
+    return training_fingerprint(config.settings(), environment)
 
 
 def _discard_state(resume_file: Path, reason: str, log: Callable[[dict], None]) -> None:

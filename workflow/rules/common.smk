@@ -7,15 +7,15 @@ from pathlib import Path
 
 from snakemake_interface_executor_plugins.settings import DeploymentMethod
 
+PACKAGE_DIR = Path(workflow.basedir) / "workflow"
 # This checkout's package first (for the code hashes below; the jobs get it through PYTHONPATH)
-sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
+sys.path.insert(0, str(PACKAGE_DIR))
 from chexpertnet import codehash  # standard library only
 
 DATASET = config["dataset"]["name"]
 RESULTS = f"results/{DATASET}"
 LOGS = f"{RESULTS}/logs"
 BENCHMARKS = f"{RESULTS}/benchmarks"
-PACKAGE_DIR = Path(workflow.basedir) / "workflow"
 CONDA_ENV = "../../envs/chexpertnet.yaml"
 
 VIEWS = ("both", "frontal")
