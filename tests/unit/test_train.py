@@ -320,3 +320,18 @@ def test_steps_per_epoch_drops_the_last_partial_batch():
     assert steps_per_epoch(33, 16) == 2 and steps_per_epoch(32, 16) == 2 and steps_per_epoch(16, 16) == 1
     with pytest.raises(ValueError, match=r"fewer than one batch of 16: lower train\.batch_size"):
         steps_per_epoch(15, 16)
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_train_fast_trains_and_predicts_in_channels_last(tmp_path, fast):
+    """What README says `train.fast` does, read off the tensors: NHWC convolution weights in training and prediction
+    (whatever the CPU's bf16), NCHW without it."""
+    from chexpertnet.predict import predict_probabilities
+
+    result = run_tiny(tmp_path, tiny_config(epochs=1, fast=fast))
+    conv = result["model"].densenet.features.conv0.weight
+    assert conv.is_contiguous(memory_format=torch.channels_last) is fast
+    model = CheXpertNet()
+    split = tiny_split(8, 1)
+    predict_probabilities(model, split.array, split.rows, crop=32, fast=fast)
+    assert model.densenet.features.conv0.weight.is_contiguous(memory_format=torch.channels_last) is fast
