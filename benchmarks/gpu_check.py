@@ -696,8 +696,7 @@ class Runner:
         py = [sys.executable, "-m", "chexpertnet"]
         small = d / "CheXpert-v1.0-small"
         size = ["--size", str(sizes(a)["cache"])]
-        frontal = ["--frontal-size", "48", "40", "--lateral-size", "40", "40"] if a.smoke else \
-                  ["--frontal-size", "390", "320", "--lateral-size", "320", "320"]  # fmt: skip
+        frontal = ["--height", "48" if a.smoke else "320"]
         validated = str(d / "validation.json")
         steps = [
             ("phantom", [*py, "phantom", "--out", str(d), "--train-patients", str(a.train_patients),

@@ -15,6 +15,7 @@ from chexpertnet.chexpert import PATH_RE, parse_path
 from chexpertnet.observations import CSV_COLUMNS, DATASET_DIR, OBSERVATIONS, PATHOLOGIES
 from chexpertnet.phantom import Finding, PhantomConfig, generate, plan_patient, render
 
+FRONTAL, LATERAL = (320, 390), (390, 320)  # (height, width) of the common real sizes
 SMALL = PhantomConfig(train_patients=30, valid_patients=20, seed=3)
 
 
@@ -135,14 +136,34 @@ def test_prevalence_rules():
     assert 0.05 < healthy < 0.25
 
 
-def test_images(small):
-    root, _ = small
+def image_sizes(root: Path) -> dict[str, tuple[str, tuple[int, int]]]:
+    """Path -> (view, PIL size (width, height)) of every image, read from the files."""
+    out = {}
     for split in ("train", "valid"):
         for path, view in read(root, split)[["Path", "Frontal/Lateral"]].itertuples(index=False):
             with Image.open(root / path) as img:
                 assert img.format == "JPEG" and img.mode == "L" and not img.info.get("progressive")
-                h, w = SMALL.frontal_size if view == "Frontal" else SMALL.lateral_size
-                assert img.size == (w, h)
+                out[path] = (view, img.size)
+    return out
+
+
+def test_images_have_the_real_geometry(small):
+    """CheXpert-v1.0-small: frontal 390 wide x 320 tall mostly (else 357-389 or 320 wide); lateral 320 wide, portrait."""
+    root, _ = small
+    sizes = image_sizes(root)
+    frontal = [size for view, size in sizes.values() if view == "Frontal"]
+    lateral = [size for view, size in sizes.values() if view == "Lateral"]
+    assert all(h == 320 and (w == 320 or 357 <= w <= 390) for w, h in frontal)
+    assert all(w == 320 and 320 <= h <= 401 for w, h in lateral)
+    assert 0.5 < np.mean([w == 390 for w, _ in frontal]) < 0.8  # the real set: 134 of 202
+    assert len({w for w, _ in frontal}) > 3 and len({h for _, h in lateral}) > 5  # sizes vary
+    assert np.mean([h > w for w, h in lateral]) > 0.7  # mostly portrait
+
+
+def test_height_scales_every_size(tmp_path):
+    generate(tmp_path, dataclasses.replace(SMALL, train_patients=6, valid_patients=2, height=96))
+    for view, (w, h) in image_sizes(tmp_path).values():
+        assert (h == 96 and 96 <= w <= 117) if view == "Frontal" else (w == 96 and 96 <= h <= 121)
 
 
 def test_truth_table(small):
@@ -152,13 +173,13 @@ def test_truth_table(small):
     images = pd.concat([read(root, "train"), read(root, "valid")])
     assert len(truth) == 14 * len(images)
     assert (truth.groupby("Path")["observation"].apply(list) == [list(OBSERVATIONS)] * len(images)).all()
-    sizes = dict(zip(images["Path"], images["Frontal/Lateral"], strict=True))
+    sizes = {path: size for path, (_, size) in image_sizes(root).items()}
     boxed = truth[truth["x0"] != ""]
     assert len(boxed) > 0 and (boxed["visible"] == "1").all() and (boxed["present"] == "1").all()
     assert (truth.loc[truth["visible"] == "0", "x0"] == "").all()
     assert (truth.loc[truth["observation"] == "No Finding", "x0"] == "").all()
     for row in boxed.itertuples(index=False):
-        h, w = SMALL.frontal_size if sizes[row.Path] == "Frontal" else SMALL.lateral_size
+        w, h = sizes[row.Path]
         x0, y0, x1, y1 = int(row.x0), int(row.y0), int(row.x1), int(row.y1)
         assert 0 <= x0 < x1 <= w and 0 <= y0 < y1 <= h
     absent = truth[truth["present"] == "0"]
@@ -229,7 +250,7 @@ def finding(severity=0.8, side=-1, lateral=0.6, vertical=0.5, depth=0.5, seed=5,
     ],
 )
 def test_signature_lies_in_its_box(name, view, f):
-    size = (390, 320) if view == "frontal" else (320, 320)
+    size = FRONTAL if view == "frontal" else LATERAL
     plain = render(ANATOMY, {}, view, size, "PA", seed=7).image.astype(np.int16)
     shown = render(ANATOMY, {name: f}, view, size, "PA", seed=7)
     assert shown.visible[name]
@@ -243,14 +264,14 @@ def test_signature_lies_in_its_box(name, view, f):
 
 def test_some_findings_show_on_the_lateral_view_only():
     findings = {"Pleural Effusion": finding(severity=0.3), "Lung Lesion": finding(side=1, variant=1)}
-    frontal = render(ANATOMY, findings, "frontal", (390, 320), "AP", seed=3)
-    lateral = render(ANATOMY, findings, "lateral", (320, 320), "", seed=3)
-    plain = render(ANATOMY, {}, "frontal", (390, 320), "AP", seed=3)
+    frontal = render(ANATOMY, findings, "frontal", FRONTAL, "AP", seed=3)
+    lateral = render(ANATOMY, findings, "lateral", LATERAL, "", seed=3)
+    plain = render(ANATOMY, {}, "frontal", FRONTAL, "AP", seed=3)
     for name in findings:
         assert not frontal.visible[name] and frontal.boxes[name] is None
         assert lateral.visible[name] and lateral.boxes[name] is not None
     assert np.array_equal(frontal.image, plain.image)
-    big = render(ANATOMY, {"Pleural Effusion": finding(severity=0.9)}, "frontal", (390, 320), "AP", seed=3)
+    big = render(ANATOMY, {"Pleural Effusion": finding(severity=0.9)}, "frontal", FRONTAL, "AP", seed=3)
     assert big.visible["Pleural Effusion"]
 
 
@@ -258,7 +279,7 @@ def test_some_findings_show_on_the_lateral_view_only():
 def test_both_views_show_findings_with_a_lateral_signature(name):
     for severity in (phantom.MIN_SEVERITY, 0.9):
         f = {name: finding(severity=severity, vertical=0.45)}
-        for view, size in (("frontal", (390, 320)), ("lateral", (320, 320))):
+        for view, size in (("frontal", FRONTAL), ("lateral", LATERAL)):
             plain = render(ANATOMY, {}, view, size, "", seed=3).image.astype(np.int16)
             shown = render(ANATOMY, f, view, size, "", seed=3)
             assert shown.visible[name] and shown.boxes[name] is not None, (view, severity)
@@ -267,20 +288,20 @@ def test_both_views_show_findings_with_a_lateral_signature(name):
 
 def test_fracture_shows_on_the_frontal_view_only():
     f = {"Fracture": finding(lateral=0.7, vertical=0.4)}
-    lateral = render(ANATOMY, f, "lateral", (320, 320), "", seed=3)
-    plain = render(ANATOMY, {}, "lateral", (320, 320), "", seed=3)
+    lateral = render(ANATOMY, f, "lateral", LATERAL, "", seed=3)
+    plain = render(ANATOMY, {}, "lateral", LATERAL, "", seed=3)
     assert not lateral.visible["Fracture"] and lateral.boxes["Fracture"] is None
     assert np.array_equal(lateral.image, plain.image)
-    assert render(ANATOMY, f, "frontal", (390, 320), "PA", seed=3).visible["Fracture"]
+    assert render(ANATOMY, f, "frontal", FRONTAL, "PA", seed=3).visible["Fracture"]
 
 
 def test_render_is_pure_and_seeded():
     f = {"Edema": finding(), "Support Devices": finding(variant=phantom.ECG_LEADS)}
-    a = render(ANATOMY, f, "frontal", (390, 320), "AP", seed=1)
-    b = render(ANATOMY, f, "frontal", (390, 320), "AP", seed=1)
-    c = render(ANATOMY, f, "frontal", (390, 320), "AP", seed=2)
+    a = render(ANATOMY, f, "frontal", FRONTAL, "AP", seed=1)
+    b = render(ANATOMY, f, "frontal", FRONTAL, "AP", seed=1)
+    c = render(ANATOMY, f, "frontal", FRONTAL, "AP", seed=2)
     assert np.array_equal(a.image, b.image) and a.boxes == b.boxes and not np.array_equal(a.image, c.image)
-    assert a.image.dtype == np.uint8 and a.image.shape == (390, 320)
+    assert a.image.dtype == np.uint8 and a.image.shape == FRONTAL
 
 
 def test_contact_sheet(small, tmp_path):

@@ -42,7 +42,7 @@ TRAIN_PREVALENCE: dict[str, float] = {
     "Enlarged Cardiomediastinum": 0.05,
     "Cardiomegaly": 0.12,
     "Lung Opacity": 0.40,
-    "Lung Lesion": 0.045,
+    "Lung Lesion": 0.10,
     "Edema": 0.25,
     "Consolidation": 0.055,
     "Pneumonia": 0.03,
@@ -57,7 +57,7 @@ TRAIN_PREVALENCE: dict[str, float] = {
 VALID_PREVALENCE: dict[str, float] = TRAIN_PREVALENCE | {
     "Enlarged Cardiomediastinum": 0.08,
     "Cardiomegaly": 0.15,
-    "Lung Lesion": 0.07,
+    "Lung Lesion": 0.15,
     "Consolidation": 0.07,
     "Pneumonia": 0.06,
     "Atelectasis": 0.18,
@@ -99,9 +99,13 @@ HEDGING: dict[str, float] = {
 SICK_WHEN_NORMAL = 0.5  # a study the copula leaves normal gets one finding with this probability
 PATIENT_SHARE = 0.5  # fraction of a study's latent variance shared by all studies of the patient
 MIN_SEVERITY = 0.15
-EFFUSION_FRONTAL_SEVERITY = 0.5  # effusions at or below this are seen on the lateral view only
-LESION_RADIUS = (0.045, 0.035)  # a nodule's radius (image widths) at severity 0 and its growth to severity 1
+EFFUSION_FRONTAL_SEVERITY = 0.65  # effusions at or below this (59% of them) are seen on the lateral view only
+LESION_RADIUS = (0.06, 0.04)  # a nodule's radius (image widths) at severity 0 and its growth to severity 1
 LESION_AMP = (0.6, 0.4)
+RETROCARDIAC_LESIONS = 0.7  # the share of lung lesions hidden behind the heart on the frontal view
+#: The body's frame on a frontal image, relative to the image's height: a little taller than the image (the neck
+#: and the abdomen are cut off) and narrower than the common 390 x 320 image (the rest is margin).
+FRONTAL_FRAME = (1.05, 0.945)
 LATERAL_ONLY_EVERY = 200  # train patients 100, 300, 500, ... have only lateral images (0.5 %)
 
 # Device kinds (bits of Finding.variant for Support Devices).
@@ -113,8 +117,7 @@ class PhantomConfig:
     train_patients: int = 1000
     valid_patients: int = 200
     seed: int = 0
-    frontal_size: tuple[int, int] = (390, 320)  # (height, width) like real CheXpert-small frontal
-    lateral_size: tuple[int, int] = (320, 320)
+    height: int = 320  # CheXpert-v1.0-small's short side: a frontal's height, a lateral's width (see image_size)
     valid_fracture: bool = False  # by default no valid patient has Fracture (as the real set)
     jpeg_quality: int = 90
 
@@ -234,7 +237,7 @@ def _finding(rng: np.random.Generator, name: str, placed_near: Finding | None = 
     sev = _severity(rng)
     lat, vert, depth, variant = u(0.25, 0.75), u(0.25, 0.75), u(0.25, 0.75), 0
     if name == "Lung Lesion":
-        if rng.random() < 0.5:  # retrocardiac: behind the heart on the frontal view, seen on the lateral
+        if rng.random() < RETROCARDIAC_LESIONS:  # behind the heart on the frontal view, seen on the lateral
             side, lat, vert, depth, variant = 1, u(0.05, 0.25), u(0.66, 0.80), u(0.55, 0.70), 1
         else:
             lat, vert, depth = u(0.45, 0.85), u(0.2, 0.7), u(0.2, 0.8)
@@ -421,13 +424,24 @@ Window = tuple[slice, slice]
 
 
 class _Canvas:
-    """Pixel grid with the patient frame: u across (0 = midline, units of image width), v down (0..1 of height)."""
+    """Pixel grid with the patient frame, a (height, width) rectangle centred in the image (shifted by dx, dy):
+    u across (0 = midline, units of the frame's width), v down (0..1 of the frame's height)."""
 
-    def __init__(self, size: tuple[int, int], scale: float, aspect: float, dx: float, dy: float, rotation: float):
+    def __init__(
+        self,
+        size: tuple[int, int],
+        frame: tuple[float, float],
+        scale: float,
+        aspect: float,
+        dx: float,
+        dy: float,
+        rotation: float,
+    ):
         self.h, self.w = size
+        fh, fw = frame
         ys, xs = _grid(self.h, self.w)
-        self.cx, self.cy = self.w * (0.5 + dx), self.h * (0.5 + dy)
-        self.ux, self.vy = self.w * scale, self.h * scale * aspect  # pixels per unit of u and of v
+        self.cx, self.cy = 0.5 * self.w + dx * fw, 0.5 * self.h + dy * fh
+        self.ux, self.vy = fw * scale, fh * scale * aspect  # pixels per unit of u and of v
         t = math.radians(rotation)
         self.cos, self.sin = math.cos(t), math.sin(t)
         xc, yc = xs - self.cx, ys - self.cy
@@ -646,6 +660,7 @@ def _render_frontal(
     ap = projection == "AP"
     cv = _Canvas(
         size,
+        (size[0] * FRONTAL_FRAME[0], size[0] * FRONTAL_FRAME[1]),
         a.scale * (1.02 if ap else 1.0),
         a.aspect,
         a.dx + rng.normal(0, 0.01),
@@ -1089,6 +1104,7 @@ def _render_lateral(
 ) -> _Scene:
     cv = _Canvas(
         size,
+        (size[1], size[1]),
         a.scale * 0.98,
         a.aspect,
         0.5 * a.dx + rng.normal(0, 0.012),
@@ -1436,6 +1452,21 @@ def render(
 # Writing the dataset
 
 
+def image_size(view: str, height: int, seed: int) -> tuple[int, int]:
+    """(height, width) of one image, drawn like CheXpert-v1.0-small's (at ``height`` 320).
+
+    Frontal: 320 tall; 390 wide (two thirds of the real validation set), 357-389 wide (a quarter) or 320 (8%).
+    Lateral: 320 wide and portrait, 330-401 tall (85%), or square. Other heights scale all sizes.
+    """
+    rng = np.random.default_rng([seed, 2])
+    r = rng.random()
+    if view == "frontal":
+        long = 390 if r < 0.66 else int(rng.integers(357, 390)) if r < 0.92 else 320
+        return height, max(height, round(long * height / 320))
+    long = int(rng.integers(330, 402)) if r < 0.85 else 320
+    return max(height, round(long * height / 320)), height
+
+
 def image_path(split: str, patient: int, study: int, view_index: int, view: str) -> str:
     return f"{DATASET_DIR}/{split}/patient{patient:05d}/study{study}/view{view_index}_{view}.jpg"
 
@@ -1474,9 +1505,9 @@ def _make_patient(job: tuple[PhantomConfig, str, int, str]) -> tuple[list[tuple[
     for study in patient.studies:
         for k, view in enumerate(study.views, start=1):
             path = image_path(split, patient.number, study.study, k, view)
-            size = config.frontal_size if view == "frontal" else config.lateral_size
             projection = study.projection if view == "frontal" else ""
             seed = _view_seed(config, split, patient.number, study.study, k)
+            size = image_size(view, config.height, seed)
             rendered = render(patient.anatomy, study.findings, view, size, projection or "PA", seed)
             file = Path(root, path)
             file.parent.mkdir(parents=True, exist_ok=True)

@@ -22,13 +22,12 @@ rule phantom:
         train_patients=config["phantom"]["train_patients"],
         valid_patients=config["phantom"]["valid_patients"],
         seed=config["phantom"]["seed"],
-        frontal_size=config["phantom"]["frontal_size"],
-        lateral_size=config["phantom"]["lateral_size"],
+        height=config["phantom"]["height"],
         code=code_hash("phantom"),
     shell:
         "python -m chexpertnet phantom --out $(dirname {output.truth}) --train-patients {params.train_patients}"
         " --valid-patients {params.valid_patients} --seed {params.seed}"
-        " --frontal-size {params.frontal_size} --lateral-size {params.lateral_size}"
+        " --height {params.height}"
         " --workers {threads} 2> {log}"
 
 

@@ -17,8 +17,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--train-patients", type=int, default=1000)
     p.add_argument("--valid-patients", type=int, default=200)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--frontal-size", type=int, nargs=2, default=(390, 320), metavar=("H", "W"))
-    p.add_argument("--lateral-size", type=int, nargs=2, default=(320, 320), metavar=("H", "W"))
+    p.add_argument(
+        "--height", type=int, default=320, help="a frontal image's height and a lateral one's width (pixels)"
+    )
     p.add_argument("--valid-fracture", action="store_true", help="allow Fracture positives in valid")
     p.add_argument("--workers", type=int, default=1, help="processes (the output is identical for any number)")
 
@@ -30,8 +31,7 @@ def run(args: argparse.Namespace) -> None:
         train_patients=args.train_patients,
         valid_patients=args.valid_patients,
         seed=args.seed,
-        frontal_size=tuple(args.frontal_size),
-        lateral_size=tuple(args.lateral_size),
+        height=args.height,
         valid_fracture=args.valid_fracture,
     )
     start = time.perf_counter()
