@@ -148,7 +148,8 @@ def image_sizes(root: Path) -> dict[str, tuple[str, tuple[int, int]]]:
 
 
 def test_images_have_the_real_geometry(small):
-    """CheXpert-v1.0-small: frontal 390 wide x 320 tall mostly (else 357-389 or 320 wide); lateral 320 wide, portrait."""
+    """CheXpert-v1.0-small: frontal 390 wide x 320 tall mostly (else 357-389 or 320 wide); lateral 320 wide and
+    portrait."""
     root, _ = small
     sizes = image_sizes(root)
     frontal = [size for view, size in sizes.values() if view == "Frontal"]

@@ -59,8 +59,12 @@ class CheXpertNet(nn.Module):
         return torch.relu(self.densenet.features(self.prepare(images)))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """Logits (N, 14, 3), always fp32: under bf16 autocast the backbone runs in bf16 but the head does not, so
+        probabilities are not rounded to bf16's 8 bits (which would tie many patients' scores)."""
         pooled = torch.flatten(nn.functional.adaptive_avg_pool2d(self.feature_maps(images), 1), 1)
-        return self.densenet.classifier(pooled).view(-1, self.num_observations, len(CLASS_NAMES))
+        with torch.autocast(device_type=pooled.device.type, enabled=False):
+            logits = self.densenet.classifier(pooled.float())
+        return logits.view(-1, self.num_observations, len(CLASS_NAMES))
 
 
 def backbone_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -42,7 +42,7 @@ TRAIN_PREVALENCE: dict[str, float] = {
     "Enlarged Cardiomediastinum": 0.05,
     "Cardiomegaly": 0.12,
     "Lung Opacity": 0.40,
-    "Lung Lesion": 0.10,
+    "Lung Lesion": 0.15,
     "Edema": 0.25,
     "Consolidation": 0.055,
     "Pneumonia": 0.03,
@@ -100,8 +100,8 @@ SICK_WHEN_NORMAL = 0.5  # a study the copula leaves normal gets one finding with
 PATIENT_SHARE = 0.5  # fraction of a study's latent variance shared by all studies of the patient
 MIN_SEVERITY = 0.15
 EFFUSION_FRONTAL_SEVERITY = 0.65  # effusions at or below this (59% of them) are seen on the lateral view only
-LESION_RADIUS = (0.06, 0.04)  # a nodule's radius (image widths) at severity 0 and its growth to severity 1
-LESION_AMP = (0.6, 0.4)
+LESION_RADIUS = (0.075, 0.045)  # a nodule's radius (image widths) at severity 0 and its growth to severity 1
+LESION_AMP = (0.8, 0.4)
 RETROCARDIAC_LESIONS = 0.7  # the share of lung lesions hidden behind the heart on the frontal view
 #: The body's frame on a frontal image, relative to the image's height: a little taller than the image (the neck
 #: and the abdomen are cut off) and narrower than the common 390 x 320 image (the rest is margin).

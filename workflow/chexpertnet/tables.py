@@ -257,3 +257,25 @@ def paper_vs_ours_html(frame: pd.DataFrame, paper: Mapping[str, Mapping]) -> str
 def to_csv(frame: pd.DataFrame) -> str:
     """CSV text with fixed float formatting and ``\\n`` line endings (NaN as an empty field)."""
     return frame.to_csv(index=False, float_format=FLOAT_FORMAT, lineterminator="\n")
+
+
+# --- the paper's claims ---------------------------------------------------------------------------------------------
+CLAIM_COLUMNS = {"claim": "claim", "section": "section", "statement": "the paper says", "paper": "paper's numbers",
+                 "compared": "compared", "ours": "our estimate (95% CI)", "verdict": "verdict"}  # fmt: skip
+
+
+def claims_notes(resamples: int) -> str:
+    return (f"Paired patient bootstrap ({resamples} resamples; AUCs averaged over seeds where there are several, also "
+            "inside each resample). Verdict rules per claim are in the CSV's 'rule' column and the README: a "
+            "difference is supported when its 95% CI lies entirely on the claimed side of 0, contradicted when it "
+            "lies entirely on the other side, inconclusive otherwise; 'not run' names the experiment a claim needs.")
+
+
+def claims_markdown(frame: pd.DataFrame, resamples: int) -> str:
+    shown = frame[list(CLAIM_COLUMNS)].rename(columns=CLAIM_COLUMNS)
+    return "# The paper's claims, each with a verdict\n\n" + markdown(shown) + "\n" + claims_notes(resamples) + "\n"
+
+
+def claims_html(frame: pd.DataFrame, resamples: int) -> str:
+    shown = frame[list(CLAIM_COLUMNS)].rename(columns=CLAIM_COLUMNS)
+    return html_page("The paper's claims, each with a verdict", [("", claims_notes(resamples), shown)])

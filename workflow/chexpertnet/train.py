@@ -52,8 +52,8 @@ class TrainingDiverged(RuntimeError):
 class TrainConfig:
     experiment: str
     seed: int
-    init: str = "pretrained"  # pretrained | scratch
-    pretrained_file: str | None = None  # backbone state dict for init=pretrained
+    init: str = "pretrained"  # pretrained | scratch | frozen (pretrained backbone frozen, only the head trained)
+    pretrained_file: str | None = None  # backbone state dict for init=pretrained or frozen
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
     batch_size: int = 16
@@ -110,13 +110,22 @@ def configure_torch(config: TrainConfig) -> torch.device:
 def build_model(config: TrainConfig, pretrained_state: dict | None) -> CheXpertNet:
     torch.manual_seed(derived_seed(config.seed, 0xC0DE))  # the seeded (scratch) initialization, head included
     model = CheXpertNet(mean=config.mean, std=config.std)
-    if config.init == "pretrained":
+    if config.init in ("pretrained", "frozen"):
         if pretrained_state is None:
-            raise ValueError(f"experiment {config.experiment}: init is 'pretrained' but no pretrained weights given")
+            raise ValueError(f"experiment {config.experiment}: init is {config.init!r} but no pretrained weights given")
         load_backbone(model, pretrained_state, config.pretrained_file or "pretrained weights")
     elif config.init != "scratch":
-        raise ValueError(f"init {config.init!r} is not 'pretrained' or 'scratch'")
+        raise ValueError(f"init {config.init!r} is not 'pretrained', 'scratch' or 'frozen'")
+    if config.init == "frozen":
+        model.features.requires_grad_(False)
     return model
+
+
+def set_training_mode(model: CheXpertNet, config: TrainConfig) -> None:
+    """Training mode, except a frozen backbone: its batch-norm statistics stay the pretrained ones."""
+    model.train()
+    if config.init == "frozen":
+        model.features.eval()
 
 
 def steps_per_epoch(n: int, batch_size: int) -> int:
@@ -177,7 +186,8 @@ def prefetch(iterator: Iterator, depth: int = 3) -> Iterator:
 
 
 def evaluate(model: CheXpertNet, split: Split, config: TrainConfig, device: torch.device) -> dict:
-    """Valid loss (masked 2-way softmax) and per-observation image-level AUC."""
+    """Valid loss (masked 2-way softmax), per-observation image-level AUC and every image's P(positive)
+    (``probabilities``, (N, 14) float64 in the split's order, as `chexpertnet predict` computes them)."""
     model.eval()
     probabilities, logits_all = [], []
     with torch.no_grad(), autocast_context(config):
@@ -188,15 +198,16 @@ def evaluate(model: CheXpertNet, split: Split, config: TrainConfig, device: torc
             images = center_crop(images, config.crop_size).to(device, non_blocking=True)
             logits = model(images).float()
             logits_all.append(logits.cpu())
-            probabilities.append(positive_probability(logits).cpu())
-    model.train()
+            probabilities.append(positive_probability(logits).double().cpu())  # as `chexpertnet predict`
+    set_training_mode(model, config)
     logits = torch.cat(logits_all)
     # Validation labels are 0/1; entries that are masked or uncertain (possible in a custom manifest) are skipped.
     use = (split.mask > 0) & (split.classes < 2)
     binary = torch.from_numpy(use)
     loss = float(binary_cross_entropy(logits[binary], torch.from_numpy(split.classes)[binary]))
-    auc = per_observation_auc(split.classes, torch.cat(probabilities).numpy(), use)
-    return {"valid_loss": loss, "valid_auc": auc, "valid_mean_auc": mean_defined(auc)}
+    probabilities = torch.cat(probabilities).numpy()
+    auc = per_observation_auc(split.classes, probabilities, use)
+    return {"valid_loss": loss, "valid_auc": auc, "valid_mean_auc": mean_defined(auc), "probabilities": probabilities}
 
 
 def settings_fingerprint(config: TrainConfig) -> dict:
@@ -253,13 +264,16 @@ def train(
     model = build_model(config, pretrained_state)
     if use_channels_last(device.type, config.fast):
         model.to_channels_last()
-    model.to(device).train()
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=tuple(config.betas))
+    model.to(device)
+    set_training_mode(model, config)
+    trained = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(trained, lr=config.lr, betas=tuple(config.betas))
     class_weights = torch.as_tensor(weights, dtype=torch.float32, device=device)
 
     fingerprint = settings_fingerprint(config) if fingerprint is None else fingerprint
     resume_file = Path(state_dir) / RESUME_FILE
     epoch, batch, step, history = 0, 0, 0, [{"event": "start", "epoch": 0, "step": 0}]
+    epoch_probabilities: list[np.ndarray] = []  # the validation set's P(positive) at each epoch's end
     running = 0.0  # sum of the training losses since the last log record
     if resume_file.exists():
         try:
@@ -274,6 +288,7 @@ def train(
                 model.load_state_dict(saved["state_dict"])
                 optimizer.load_state_dict(saved["optimizer"])
                 epoch, batch, step, history = saved["epoch"], saved["batch"], saved["step"], saved["history"]
+                epoch_probabilities = list(saved.get("epoch_probabilities", []))
                 running = saved["running_loss"]
                 log({"event": "resumed", "file": str(resume_file), "epoch": epoch, "batch": batch, "step": step})
     start_step = step
@@ -281,7 +296,8 @@ def train(
 
     def checkpoint(next_epoch: int, next_batch: int) -> None:
         save_checkpoint(resume_file, model, optimizer, config, next_epoch, step, batch=next_batch, history=history,
-                        running_loss=running, fingerprint=fingerprint)  # fmt: skip
+                        running_loss=running, fingerprint=fingerprint,
+                        epoch_probabilities=epoch_probabilities)  # fmt: skip
         if step == pause_at:
             _pause_for_test(state_dir, step, log)
 
@@ -331,6 +347,7 @@ def train(
                 if stop_after_steps is not None and steps_this_run >= stop_after_steps:
                     return {"stopped": True, "step": step}
             metrics = evaluate(model, valid_split, config, device)
+            epoch_probabilities.append(metrics.pop("probabilities"))
             epoch, batch = epoch + 1, 0
             record = {"event": "epoch", "epoch": epoch, "step": step, **metrics}
             history.append(record)
@@ -349,4 +366,4 @@ def train(
         "threads": config.threads,
     }
     return {"model": model, "optimizer": optimizer, "history": history, "throughput": throughput, "epoch": epoch,
-            "step": step}  # fmt: skip
+            "step": step, "epoch_probabilities": epoch_probabilities}  # fmt: skip

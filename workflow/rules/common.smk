@@ -29,6 +29,8 @@ wildcard_constraints:
     uncertainty="|".join(UNCERTAINTY),
     experiment="|".join(sorted(config["experiments"])),
     seed=r"\d+",
+    old=r"\d+",
+    new=r"\d+",
 
 
 def shell_prefix():
@@ -132,7 +134,7 @@ def train_inputs(wildcards):
         "valid_cache": f"{RESULTS}/cache/valid.npy",
         "valid_index": f"{RESULTS}/cache/valid.index.csv",
     }
-    if e["init"] == "pretrained":
+    if e["init"] in ("pretrained", "frozen"):
         inputs["pretrained"] = pretrained_file()
     if e["normalization"] == "dataset":
         inputs["stats"] = (
@@ -144,19 +146,23 @@ def train_inputs(wildcards):
 def experiment_args(wildcards, input):
     """The experiment's factors as `chexpertnet train` flags (part of the params, so a change reruns the job)."""
     e = experiment(wildcards)
-    args = f"--init {e['init']} --normalization {e['normalization']}"
-    if e["init"] == "pretrained":
+    args = f"--init {e['init']} --normalization {e['normalization']} --epochs {epochs_of(e)}"
+    if e["init"] in ("pretrained", "frozen"):
         args += f" --pretrained {input.pretrained}"
     if e["normalization"] == "dataset":
         args += f" --stats {input.stats}"
     return args
 
 
+def epochs_of(e):
+    """An experiment's epochs: its own `epochs`, else train.epochs."""
+    return e.get("epochs", config["train"]["epochs"])
+
+
 def train_args():
     t = config["train"]
     flags = [
         f"--batch-size {t['batch_size']}",
-        f"--epochs {t['epochs']}",
         f"--lr {t['lr']}",
         f"--betas {t['betas'][0]} {t['betas'][1]}",
         f"--crop-size {config['image']['crop_size']}",
@@ -168,16 +174,6 @@ def train_args():
         f"--checkpoint-every {t['checkpoint_every']}",
     ]
     return " ".join(flags)
-
-
-def predict_inputs(wildcards):
-    e = experiment(wildcards)
-    return {
-        "model": f"{RESULTS}/models/{wildcards.experiment}/seed{wildcards.seed}/model.pt",
-        "manifest": manifest_path(e["views"], e["uncertainty"], "valid"),
-        "cache": f"{RESULTS}/cache/valid.npy",
-        "index": f"{RESULTS}/cache/valid.index.csv",
-    }
 
 
 def runs():
@@ -194,14 +190,24 @@ def runs():
 TABLES = f"{RESULTS}/tables"
 FIGURES = f"{RESULTS}/figures"
 PAPER_VALUES = "workflow/data/paper_values.yaml"
-TABLE_NAMES = [*sorted(config["experiments"]), "comparison", "paper_vs_ours"]
+TABLE_NAMES = [*sorted(config["experiments"]), "comparison", "claims", "paper_vs_ours"]
+EPOCH_TABLES = [f"{name}.epochs" for name in sorted(config["experiments"])]
 REPORT_CAPTIONS = [
     f"workflow/report/{name}.rst"
-    for name in ("workflow", "tables", "roc", "learning_curves", "cam", "localization")
+    for name in (
+        "workflow",
+        "tables",
+        "versions",
+        "roc",
+        "learning_curves",
+        "cam",
+        "localization",
+    )
 ]
 RUN_FILES = {
     "model": "models/{experiment}/seed{seed}/model.pt",
     "history": "models/{experiment}/seed{seed}/history.jsonl",
+    "epochs": "models/{experiment}/seed{seed}/valid_epochs.csv",
     "predictions": "predictions/{experiment}/seed{seed}.csv",
     "scores": "scores/{experiment}/seed{seed}.csv",
 }
@@ -233,9 +239,21 @@ def table_files(suffix):
     return [f"{TABLES}/{name}{suffix}" for name in TABLE_NAMES]
 
 
+def epoch_table_files(suffix):
+    return [f"{TABLES}/{name}{suffix}" for name in EPOCH_TABLES]
+
+
+def epochs_run_args(wildcards, input):
+    """`--epochs-run EXPERIMENT SEED FILE` per run, in runs() order."""
+    return " ".join(
+        f"--epochs-run {name} {seed} {shlex.quote(f)}"
+        for (name, seed), f in zip(runs(), input.epochs)
+    )
+
+
 def experiment_factor_args():
     return " ".join(
-        f"--experiment {name} {e['views']} {e['normalization']} {e['init']} {e['uncertainty']}"
+        f"--experiment {name} {e['views']} {e['normalization']} {e['init']} {e['uncertainty']} {epochs_of(e)}"
         for name, e in sorted(config["experiments"].items())
     )
 
@@ -263,6 +281,32 @@ def output_dir(wildcards, output):
 
 def manifest_args(wildcards, input):
     return " ".join(f"--manifest {shlex.quote(m)}" for m in input.manifests)
+
+
+ARCHIVE = f"{RESULTS}/archive/tables"
+VERSION_FILES = ["history", "latest_diff"]
+
+
+def version_files(suffix):
+    return [f"{TABLES}/{name}{suffix}" for name in VERSION_FILES]
+
+
+def upstream_code_args():
+    """`--code STEP=HASH` for every step whose outputs the tables depend on (recorded in each version)."""
+    steps = [
+        "validate",
+        "cache",
+        "manifest",
+        "stats",
+        "train",
+        "score",
+        "tables",
+    ]
+    if config["dataset"]["source"] == "phantom":
+        steps.insert(0, "phantom")
+    if config["train"]["pretrained"] == "synthetic":
+        steps.insert(steps.index("train"), "pretrain")
+    return " ".join(f"--code {step}={code_hash(step)}" for step in steps)
 
 
 def config_json():
@@ -300,8 +344,12 @@ def cam_files(name, seed):
 
 
 def cam_inputs(wildcards):
+    e = experiment(wildcards)
     inputs = {
-        **predict_inputs(wildcards),
+        "model": f"{RESULTS}/models/{wildcards.experiment}/seed{wildcards.seed}/model.pt",
+        "manifest": manifest_path(e["views"], e["uncertainty"], "valid"),
+        "cache": f"{RESULTS}/cache/valid.npy",
+        "index": f"{RESULTS}/cache/valid.index.csv",
         "predictions": f"{RESULTS}/predictions/{wildcards.experiment}/seed{wildcards.seed}.csv",
         "labels": split_csv("valid"),
     }
@@ -326,6 +374,7 @@ def report_targets():
     """The files the report shows."""
     targets = [
         *table_files(".html"),
+        *version_files(".html"),
         f"{FIGURES}/roc.png",
         f"{FIGURES}/learning_curves.png",
     ]
@@ -354,6 +403,8 @@ def all_targets():
         targets.append(f"{RESULTS}/predictions/{name}/seed{seed}.csv")
         targets.append(f"{RESULTS}/scores/{name}/seed{seed}.csv")
     targets += [*table_files(".csv"), *table_files(".md"), *report_targets()]
+    targets += [*version_files(".csv"), *version_files(".md")]
+    targets += [*epoch_table_files(".csv"), *epoch_table_files(".md")]
     for name, seed in cam_runs():
         targets += cam_files(name, seed)
     targets.append(f"{RESULTS}/report.html")

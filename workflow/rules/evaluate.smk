@@ -31,6 +31,7 @@ rule tables:
         train_csv=split_csv("train"),
         predictions=run_files("predictions"),
         models=run_files("model"),
+        epochs=run_files("epochs"),
         manifests=experiment_manifests(),
         paper=PAPER_VALUES,
     output:
@@ -46,6 +47,20 @@ rule tables:
             for name, path in zip(TABLE_NAMES, table_files(".html"))
         ],
         provenance=table_files(".provenance.json"),
+        epoch_csv=epoch_table_files(".csv"),
+        epoch_md=epoch_table_files(".md"),
+        epoch_provenance=epoch_table_files(".provenance.json"),
+        history=version_files(".csv"),
+        history_md=version_files(".md"),
+        history_html=[
+            report(
+                path,
+                caption="../report/versions.rst",
+                category="Tables",
+                labels={"table": name},
+            )
+            for name, path in zip(VERSION_FILES, version_files(".html"))
+        ],
     log:
         f"{LOGS}/tables.log",
     localrule: True
@@ -58,19 +73,48 @@ rule tables:
     params:
         experiments=experiment_factor_args(),
         runs=tables_run_args,
+        epochs_runs=epochs_run_args,
         manifests=manifest_args,
         aggregate=config["evaluation"]["aggregate"],
         resamples=config["evaluation"]["resamples"],
         seed=config["evaluation"]["seed"],
         baseline=config["evaluation"]["baseline"],
         config_hash=config_hash(),
+        config_json=config_json(),
         out_dir=output_dir,
+        archive=ARCHIVE,
+        codes=upstream_code_args(),
         code=code_hash("tables"),
     shell:
         "python -m chexpertnet tables --labels {input.labels} --dataset-csv {input.train_csv}"
-        " {params.experiments} {params.runs} {params.manifests} --baseline {params.baseline}"
+        " {params.experiments} {params.runs} {params.epochs_runs} {params.manifests} --baseline {params.baseline}"
         " --paper {input.paper} --aggregate {params.aggregate} --resamples {params.resamples} --seed {params.seed}"
-        " --config-hash {params.config_hash} --out-dir {params.out_dir} 2> {log}"
+        " --config-hash {params.config_hash} --config-json {params.config_json:q} --archive {params.archive}"
+        " {params.codes} --out-dir {params.out_dir} 2> {log}"
+
+
+rule tables_diff:
+    input:
+        history=f"{TABLES}/history.csv",
+    output:
+        markdown=f"{TABLES}/diffs/v{{old}}-v{{new}}.md",
+        html=f"{TABLES}/diffs/v{{old}}-v{{new}}.html",
+        csv=f"{TABLES}/diffs/v{{old}}-v{{new}}.csv",
+    log:
+        f"{LOGS}/tables_diff/v{{old}}-v{{new}}.log",
+    localrule: True
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        archive=ARCHIVE,
+        code=code_hash("tables_diff"),
+    shell:
+        "python -m chexpertnet tables-diff --archive {params.archive} --old {wildcards.old}"
+        " --new {wildcards.new} --out {output.markdown} 2> {log}"
 
 
 rule figures:

@@ -53,6 +53,8 @@ rule train:
         history=f"{RESULTS}/models/{{experiment}}/seed{{seed}}/history.jsonl",
         config=f"{RESULTS}/models/{{experiment}}/seed{{seed}}/config.json",
         throughput=f"{RESULTS}/models/{{experiment}}/seed{{seed}}/throughput.json",
+        epochs=f"{RESULTS}/models/{{experiment}}/seed{{seed}}/valid_epochs.csv",
+        predictions=f"{RESULTS}/predictions/{{experiment}}/seed{{seed}}.csv",
     log:
         f"{LOGS}/train/{{experiment}}/seed{{seed}}.log",
     benchmark:
@@ -77,26 +79,5 @@ rule train:
         " --train-cache {input.train_cache} {input.train_index} --valid-cache {input.valid_cache} {input.valid_index}"
         " {params.experiment_args} {params.train_args} --threads {threads} --state-dir {params.state_dir}"
         " --out-model {output.model} --out-history {output.history} --out-config {output.config}"
-        " --out-throughput {output.throughput} 2> {log}"
-
-
-rule predict:
-    input:
-        unpack(predict_inputs),
-    output:
-        f"{RESULTS}/predictions/{{experiment}}/seed{{seed}}.csv",
-    log:
-        f"{LOGS}/predict/{{experiment}}/seed{{seed}}.log",
-    conda:
-        CONDA_ENV
-    threads: config["train"]["threads"]
-    resources:
-        gpu=GPUS_PER_TRAINING,
-        mem_mb=4000,
-        runtime=30,
-    params:
-        device=config["train"]["device"],
-        code=code_hash("predict"),
-    shell:
-        "python -m chexpertnet predict --model {input.model} --manifest {input.manifest}"
-        " --cache {input.cache} {input.index} --device {params.device} --threads {threads} --out {output} 2> {log}"
+        " --out-throughput {output.throughput} --out-epochs {output.epochs}"
+        " --out-predictions {output.predictions} 2> {log}"

@@ -16,8 +16,12 @@ HELP = (
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--labels", required=True, help="a CheXpert-format CSV with 0/1 labels (valid.csv)")
     p.add_argument(
-        "--experiment", nargs=5, action="append", required=True, help="an experiment's factors",
-        metavar=("NAME", "VIEWS", "NORMALIZATION", "INIT", "UNCERTAINTY"),
+        "--experiment", nargs=6, action="append", required=True, help="an experiment's factors",
+        metavar=("NAME", "VIEWS", "NORMALIZATION", "INIT", "UNCERTAINTY", "EPOCHS"),
+    )  # fmt: skip
+    p.add_argument(
+        "--epochs-run", nargs=3, action="append", default=[], metavar=("EXPERIMENT", "SEED", "VALID_EPOCHS"),
+        help="a training's per-epoch validation predictions (for the claims about epochs)",
     )  # fmt: skip
     p.add_argument(
         "--run", dest="runs", nargs=4, action="append", required=True, help="one trained model's outputs",
@@ -32,6 +36,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--manifest", action="append", default=[], help="manifests to record in the provenance")
     p.add_argument("--config-hash", default=None, help="hash of the workflow config, recorded in the provenance")
     p.add_argument("--out-dir", required=True, help="folder for <experiment>, comparison and paper_vs_ours files")
+    p.add_argument(
+        "--archive", help="the versions archive (results/<dataset>/archive/tables); with it, a new version is kept "
+        "when the tables' content changed, and history.* and latest_diff.* are written to --out-dir",
+    )  # fmt: skip
+    p.add_argument("--code", action="append", default=[], metavar="STEP=HASH",
+                   help="the code hash of a step upstream of the tables, recorded in the version")  # fmt: skip
+    p.add_argument("--config-json", help="the workflow's config as JSON, recorded in the version")
 
 
 def run(args: argparse.Namespace) -> None:
@@ -42,13 +53,15 @@ def run(args: argparse.Namespace) -> None:
 
     from chexpertnet import tables as T
     from chexpertnet.chexpert import DataError
+    from chexpertnet.claims import evaluate_claims
+    from chexpertnet.epochs import epoch_markdown, epoch_table
     from chexpertnet.fileio import write_json, write_text
-    from chexpertnet.predictions import load_experiments
+    from chexpertnet.predictions import load_epochs, load_experiments
     from chexpertnet.provenance import for_outputs, record
     from chexpertnet.scoring import compare, experiment_table
 
-    factors = {name: {"views": v, "normalization": n, "init": i, "uncertainty": u}
-               for name, v, n, i, u in args.experiment}  # fmt: skip
+    factors = {name: {"views": v, "normalization": n, "init": i, "uncertainty": u, "epochs": int(e)}
+               for name, v, n, i, u, e in args.experiment}  # fmt: skip
     runs = defaultdict(list)
     for name, seed, predictions, checkpoint in args.runs:
         if name not in factors:
@@ -68,6 +81,9 @@ def run(args: argparse.Namespace) -> None:
     comparisons = {name: compare(scored[args.baseline], scored[name], args.resamples, args.seed)
                    for name in factors if name != args.baseline}  # fmt: skip
     paper_frame = T.paper_vs_ours(paper, tables)
+    epochs = load_epochs(args.labels, [(n, int(s), f) for n, s, f in args.epochs_run], args.aggregate)
+    claims = evaluate_claims(factors, args.baseline, scored, epochs, args.resamples, args.seed)
+    epoch_frames = {name: epoch_table(per_epoch) for name, per_epoch in epochs.items()}
 
     out = Path(args.out_dir)
     files = {}
@@ -82,6 +98,13 @@ def run(args: argparse.Namespace) -> None:
         ".md": T.comparison_markdown(args.baseline, factors, tables, comparisons, args.resamples),
         ".html": T.comparison_html(args.baseline, factors, tables, comparisons, args.resamples),
     }
+    files["claims"] = {
+        ".csv": T.to_csv(claims),
+        ".md": T.claims_markdown(claims, args.resamples),
+        ".html": T.claims_html(claims, args.resamples),
+    }
+    for name, frame in epoch_frames.items():
+        files[f"{name}.epochs"] = {".csv": T.to_csv(frame), ".md": epoch_markdown(name, frame)}
     files["paper_vs_ours"] = {
         ".csv": T.to_csv(paper_frame),
         ".md": T.paper_vs_ours_markdown(paper_frame, paper),
@@ -92,6 +115,7 @@ def run(args: argparse.Namespace) -> None:
         "manifests": args.manifest,
         "predictions": [r[1] for rs in runs.values() for r in rs],
         "checkpoints": [r[2] for rs in runs.values() for r in rs],
+        "epoch_predictions": [f for _, _, f in args.epochs_run],
     }
     if args.paper:
         inputs["paper_values"] = [args.paper]
@@ -99,6 +123,7 @@ def run(args: argparse.Namespace) -> None:
         "aggregate": args.aggregate, "bootstrap_resamples": args.resamples, "bootstrap_seed": args.seed,
         "confidence_level": 0.95, "baseline": args.baseline, "config_hash": args.config_hash,
         "experiments": {n: {**factors[n], "seeds": sorted(s for s, _, _ in runs[n])} for n in factors},
+        "epochs_runs": sorted(f"{n}/seed{s}" for n, s, _ in args.epochs_run),
     }  # fmt: skip
     shared = record(inputs, settings)  # the inputs (checkpoints included) are hashed once for all tables
     for stem, contents in files.items():
@@ -107,4 +132,19 @@ def run(args: argparse.Namespace) -> None:
         write_json(out / f"{stem}.provenance.json", for_outputs(shared, [out / f"{stem}{s}" for s in contents]))
     summary = {n: round(float(t.set_index("observation").loc["mean (defined observations)", "auc"]), 4)
                for n, t in tables.items()}  # fmt: skip
-    print(json.dumps({"mean_auc": summary, "out_dir": str(out)}), file=sys.stderr)
+    version = None
+    if args.archive:
+        from chexpertnet.versions_report import archive_and_report
+
+        written = [out / f"{stem}{suffix}" for stem, contents in files.items()
+                   for suffix in [*contents, ".provenance.json"]]  # fmt: skip
+        models = {f"{name}/seed{seed}": shared["inputs"]["checkpoints"][str(checkpoint)]
+                  for name, rs in runs.items() for seed, _, checkpoint in rs}  # fmt: skip
+        meta = {
+            "created": shared["created"], "git": shared["git"], "config_hash": args.config_hash,
+            "config": json.loads(args.config_json) if args.config_json else {},
+            "code": dict(item.split("=", 1) for item in args.code),
+            "data": shared["inputs"]["dataset_csvs"], "models": models, "mean_auc": summary,
+        }  # fmt: skip
+        version = archive_and_report(args.archive, written, meta, out)
+    print(json.dumps({"mean_auc": summary, "out_dir": str(out), "new_version": version}), file=sys.stderr)

@@ -20,8 +20,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--valid-manifest", required=True)
     p.add_argument("--train-cache", nargs=2, required=True, metavar=("NPY", "INDEX"))
     p.add_argument("--valid-cache", nargs=2, required=True, metavar=("NPY", "INDEX"))
-    p.add_argument("--init", choices=("pretrained", "scratch"), required=True)
-    p.add_argument("--pretrained", help="backbone state dict (torchvision DenseNet-121 keys), for --init pretrained")
+    p.add_argument("--init", choices=("pretrained", "scratch", "frozen"), required=True,
+                   help="frozen: the pretrained backbone frozen (batch-norm statistics too), only the head trained")
+    p.add_argument("--pretrained",
+                   help="backbone state dict (torchvision DenseNet-121 keys), for --init pretrained or frozen")
     p.add_argument("--normalization", choices=("imagenet", "dataset"), required=True)
     p.add_argument("--stats", help="dataset statistics JSON, for --normalization dataset")
     p.add_argument("--batch-size", type=int, default=16)
@@ -42,6 +44,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out-history", required=True, help="JSON lines: training loss every K steps, valid per epoch")
     p.add_argument("--out-config", required=True, help="the resolved configuration (JSON)")
     p.add_argument("--out-throughput", required=True, help="images/s and data-wait fraction (JSON)")
+    p.add_argument("--out-epochs", help="CSV: every validation image's P(positive) at each epoch's end (column epoch)")
+    p.add_argument("--out-predictions", help="CSV: the final model's P(positive) for every validation image, as "
+                   "`chexpertnet predict` writes them (the same numbers)")  # fmt: skip
 
 
 def load_split(manifest_file: str, cache: list[str]):
@@ -58,6 +63,22 @@ def load_split(manifest_file: str, cache: list[str]):
     return Split(array=array, rows=rows, classes=classes, mask=mask, paths=manifest["Path"].tolist())
 
 
+def epoch_predictions(valid_manifest: str, probabilities: list):
+    """Long table: the manifest's Path, patient, study, view, then epoch (1-based) and the 14 P(positive)."""
+    import pandas as pd
+
+    from chexpertnet.observations import OBSERVATIONS
+
+    manifest = pd.read_csv(valid_manifest, dtype={"Path": str, "patient": str}, keep_default_na=False)
+    frames = []
+    for epoch, p in enumerate(probabilities, start=1):
+        frame = manifest[["Path", "patient", "study", "view"]].copy()
+        frame.insert(4, "epoch", epoch)
+        frame[list(OBSERVATIONS)] = p
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
 def run(args: argparse.Namespace) -> None:
     import numpy as np
     import pandas as pd
@@ -65,7 +86,7 @@ def run(args: argparse.Namespace) -> None:
 
     from chexpertnet.checkpoint import save_checkpoint
     from chexpertnet.codehash import code_hash
-    from chexpertnet.fileio import write_json, write_text
+    from chexpertnet.fileio import write_csv, write_json, write_text
     from chexpertnet.fingerprint import training_fingerprint
     from chexpertnet.model import IMAGENET_MEAN, IMAGENET_STD
     from chexpertnet.numerics import numeric_path
@@ -80,13 +101,13 @@ def run(args: argparse.Namespace) -> None:
     else:
         mean, std = IMAGENET_MEAN, IMAGENET_STD
     pretrained_state = None
-    if args.init == "pretrained":
+    if args.init in ("pretrained", "frozen"):
         if not args.pretrained:
-            raise SystemExit("--init pretrained needs --pretrained FILE")
+            raise SystemExit(f"--init {args.init} needs --pretrained FILE")
         pretrained_state = load_pretrained_state(args.pretrained)
     config = TrainConfig(
         experiment=args.experiment, seed=args.seed, init=args.init,
-        pretrained_file=args.pretrained if args.init == "pretrained" else None,
+        pretrained_file=args.pretrained if args.init in ("pretrained", "frozen") else None,
         mean=tuple(mean), std=tuple(std), batch_size=args.batch_size, epochs=args.epochs, lr=args.lr,
         betas=tuple(args.betas), crop_size=args.crop_size, hflip=args.hflip, device=args.device, fast=args.fast,
         deterministic=args.deterministic, threads=args.threads, log_every=args.log_every,
@@ -119,6 +140,12 @@ def run(args: argparse.Namespace) -> None:
     write_text(args.out_history, "".join(json.dumps(r, sort_keys=True) + "\n" for r in result["history"]))
     write_json(args.out_config, resolved)
     write_json(args.out_throughput, result["throughput"])
+    per_epoch = epoch_predictions(args.valid_manifest, result["epoch_probabilities"])
+    if args.out_epochs:
+        write_csv(args.out_epochs, per_epoch, float_format="%.8f")
+    if args.out_predictions:
+        final = per_epoch[per_epoch["epoch"] == per_epoch["epoch"].max()].drop(columns="epoch")
+        write_csv(args.out_predictions, final, float_format="%.8f")
     save_checkpoint(Path(args.out_model), result["model"].cpu(), result["optimizer"], config, result["epoch"],
                     result["step"], normalization=args.normalization, fingerprint=fingerprint)  # fmt: skip
     clear_state(state_dir)  # every output is in place: this job is done and is never resumed
