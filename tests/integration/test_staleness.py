@@ -87,7 +87,7 @@ def test_editing_the_model_or_training_reruns_training_and_after_not_the_data(ti
 
 
 def test_editing_the_phantom_reruns_everything(tiny_run):
-    with edited(module(tiny_run, "phantom"), add_function):
+    with edited(module(tiny_run, "phantom/signatures/lungs"), add_function):  # a module deep in the subpackage
         jobs, text = plan(tiny_run)
     assert set(jobs) == DATA | TRAINING_AND_AFTER - {"pretrain_synthetic"}, text  # it reads no phantom data
 

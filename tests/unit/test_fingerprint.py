@@ -120,3 +120,83 @@ def test_code_hash_follows_the_code_a_command_runs(package):
     assert code_hash("train", package) != train
     (package / "chexpertnet/cam.py").write_text((package / "chexpertnet/cam.py").read_text() + "\nX = 1\n")
     assert code_hash("cam", package) != cam
+
+
+COMMANDS = sorted(p.stem for p in (REPO / "workflow/chexpertnet/commands").glob("*.py") if p.stem != "__init__")
+
+
+def test_the_phantom_hash_covers_every_module_of_its_subpackage(package):
+    files = sorted((package / "chexpertnet/phantom").rglob("*.py"))  # found on disk, not by the code under test
+    modules = {".".join(p.relative_to(package).with_suffix("").parts).removesuffix(".__init__") for p in files}
+    assert len(modules) > 10 and "chexpertnet.phantom.signatures.pleura" in modules
+    assert modules <= set(module_closure(package, "chexpertnet.commands.phantom"))
+    phantom = code_hash("phantom", package)
+    for path in files:  # an edit anywhere in the subpackage, even two levels down, reruns the phantom
+        original = path.read_text()
+        path.write_text(original + "\n\ndef _staleness_probe():\n    return 1\n")
+        assert code_hash("phantom", package) != phantom, path
+        path.write_text(original)
+    assert code_hash("phantom", package) == phantom
+    before = {command: code_hash(command, package) for command in COMMANDS}
+    deep = package / "chexpertnet/phantom/signatures/pleura.py"
+    deep.write_text(deep.read_text() + "\n\ndef _staleness_probe():\n    return 1\n")
+    after = {command: code_hash(command, package) for command in COMMANDS}
+    assert [c for c in COMMANDS if after[c] != before[c]] == ["phantom"], "no other step runs the phantom"
+
+
+def write_modules(root: Path, modules: dict[str, str]) -> None:
+    for name, text in modules.items():
+        path = root.joinpath(*name.split("/"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+def test_module_closure_resolves_relative_imports_and_runs_the_packages_above(tmp_path):
+    write_modules(tmp_path, {
+        "chexpertnet/__init__.py": "",
+        "chexpertnet/commands/__init__.py": "",
+        "chexpertnet/commands/step.py": "def run():\n    from chexpertnet.sub.deep.leaf import f\n",
+        "chexpertnet/sub/__init__.py": "from .a import A\nfrom . import b\n",
+        "chexpertnet/sub/a.py": "from ..top import T\nA = T\n",
+        "chexpertnet/sub/b.py": "import chexpertnet.other.x\n",
+        "chexpertnet/sub/unused.py": "",
+        "chexpertnet/sub/deep/__init__.py": "",
+        "chexpertnet/sub/deep/leaf.py": "from ...top import T as f\nfrom .. import b\nfrom .sibling import S\n",
+        "chexpertnet/sub/deep/sibling.py": "import os\nfrom numpy import array\nS = 1\n",
+        "chexpertnet/top.py": "T = 1\n",
+        "chexpertnet/other/__init__.py": "",
+        "chexpertnet/other/x.py": "",
+        "chexpertnet/nspkg/y.py": "",  # a folder without __init__.py (a namespace package)
+        "chexpertnet/commands/other.py": "from chexpertnet.nspkg.y import Y\n",
+    })  # fmt: skip
+    assert module_closure(tmp_path, "chexpertnet.commands.step") == [
+        "chexpertnet",
+        "chexpertnet.commands",
+        "chexpertnet.commands.step",
+        "chexpertnet.other",
+        "chexpertnet.other.x",
+        "chexpertnet.sub",  # its __init__.py runs before sub.deep.leaf
+        "chexpertnet.sub.a",
+        "chexpertnet.sub.b",
+        "chexpertnet.sub.deep",
+        "chexpertnet.sub.deep.leaf",
+        "chexpertnet.sub.deep.sibling",
+        "chexpertnet.top",
+    ]
+    assert module_closure(tmp_path, "chexpertnet.commands.other") == [
+        "chexpertnet",
+        "chexpertnet.commands",
+        "chexpertnet.commands.other",
+        "chexpertnet.nspkg.y",
+    ]
+    (tmp_path / "chexpertnet/__main__.py").write_text("")
+    before = code_hash("step", tmp_path)
+    leaf = tmp_path / "chexpertnet/sub/deep/sibling.py"
+    leaf.write_text(leaf.read_text() + "S = 2\n")
+    assert code_hash("step", tmp_path) != before, "a module reached by a relative import only is hashed"
+
+
+def test_a_relative_import_beyond_the_package_is_an_error(tmp_path):
+    write_modules(tmp_path, {"chexpertnet/__init__.py": "", "chexpertnet/bad.py": "from .. import os\n"})
+    with pytest.raises(ImportError, match="beyond the top-level package"):
+        module_closure(tmp_path, "chexpertnet.bad")

@@ -148,7 +148,7 @@ def image_sizes(root: Path) -> dict[str, tuple[str, tuple[int, int]]]:
 
 
 def test_images_have_the_real_geometry(small):
-    """CheXpert-v1.0-small: frontal 390 wide x 320 tall mostly (else 357-389 or 320 wide); lateral 320 wide and
+    """CheXpert-v1.0-small: frontal 390 wide x 320 tall mostly (else 357-389 or 320 wide); lateral 320 wide,
     portrait."""
     root, _ = small
     sizes = image_sizes(root)
@@ -209,8 +209,8 @@ def test_crash_leaves_nothing(tmp_path, monkeypatch):
             raise RuntimeError("boom")
         return original(*args, **kwargs)
 
-    original = phantom.render
-    monkeypatch.setattr(phantom, "render", broken)
+    original = phantom.write.render  # what generate's per-patient worker calls
+    monkeypatch.setattr(phantom.write, "render", broken)
     with pytest.raises(RuntimeError):
         generate(tmp_path, PhantomConfig(train_patients=4, valid_patients=2))
     assert list(tmp_path.iterdir()) == []
