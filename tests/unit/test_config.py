@@ -48,7 +48,7 @@ def test_chexpert_config_has_the_papers_settings():
     ("path", "value", "fragments"),
     [
         (("experiments", "frontal", "views"), "lateral", ["'lateral' is not one of ['both', 'frontal']", "['views']"]),
-        (("experiments", "scratch", "init"), "random", ["'random' is not one of ['pretrained', 'scratch']"]),
+        (("experiments", "scratch", "init"), "random", ["'random' is not one of ['pretrained', 'scratch', 'frozen']"]),
         (("experiments", "baseline", "uncertainty"), "u-ones",
          ["'u-ones' is not one of ['multiclass', 'ones', 'zeros', 'ignore']"]),
         (("experiments", "baseline", "seeds"), [], ["[] should be non-empty", "['seeds']"]),

@@ -139,7 +139,7 @@ def _tables_args(tmp_path, runs, out):
             "--resamples", "200", "--out-dir", str(out), "--config-hash", "abc"]  # fmt: skip
     for name in sorted({n for n, _ in runs}):
         args += ["--experiment", name, "frontal" if name == "frontal" else "both", "imagenet", "pretrained",
-                 "multiclass"]  # fmt: skip
+                 "multiclass", "3"]  # fmt: skip
     for name, seed in runs:
         args += ["--run", name, str(seed), str(tmp_path / f"{name}{seed}.csv"), str(tmp_path / f"{name}{seed}.pt")]
     return args
@@ -149,7 +149,7 @@ def test_tables_command_writes_every_table_byte_identically_with_provenance(tmp_
     runs = _write_dataset(tmp_path)
     assert main(_tables_args(tmp_path, runs, tmp_path / "a")) == 0
     assert main(_tables_args(tmp_path, runs, tmp_path / "b")) == 0
-    stems = ["baseline", "frontal", "comparison", "paper_vs_ours"]
+    stems = ["baseline", "frontal", "comparison", "claims", "paper_vs_ours"]
     for stem in stems:
         for suffix in (".csv", ".md", ".html"):
             a, b = (tmp_path / d / f"{stem}{suffix}" for d in ("a", "b"))
@@ -170,6 +170,10 @@ def test_tables_command_writes_every_table_byte_identically_with_provenance(tmp_
     comparison_md = (tmp_path / "a/comparison.md").read_text()
     assert "| frontal | frontal |" in comparison_md and "| baseline | both |" in comparison_md
     assert "Δ mean AUC" in comparison_md and "## ΔAUC per observation" in comparison_md
+    claims = pd.read_csv(tmp_path / "a/claims.csv").set_index("claim")
+    assert claims.loc["1", "compared"] == "baseline − frontal" and claims.loc["1", "verdict"] in (
+        "supported", "contradicted", "inconclusive")  # fmt: skip
+    assert claims.loc["4", "verdict"] == "inconclusive (not run)"  # no scratch experiment was given
 
 
 def test_tables_command_rejects_predictions_without_labels_and_leaves_nothing(tmp_path, capsys):

@@ -221,7 +221,8 @@ def tiny_inputs(dataset, tmp_path) -> list[str]:
 def outputs(folder: Path) -> list[str]:
     return ["--state-dir", str(folder / "state"), "--out-model", str(folder / "model.pt"),
             "--out-history", str(folder / "history.jsonl"), "--out-config", str(folder / "config.json"),
-            "--out-throughput", str(folder / "throughput.json")]  # fmt: skip
+            "--out-throughput", str(folder / "throughput.json"), "--out-epochs", str(folder / "epochs.csv"),
+            "--out-predictions", str(folder / "predictions.csv")]  # fmt: skip
 
 
 def cli(args: list[str], pause_at: int | None = None) -> subprocess.Popen:
@@ -278,6 +279,9 @@ def test_sigkill_mid_epoch_resumes_bit_exact_but_only_the_same_job(tiny_inputs, 
     b, _ = load_model(killed / "model.pt")
     assert same_weights(a.state_dict(), b.state_dict())
     assert (reference / "history.jsonl").read_text() == (killed / "history.jsonl").read_text()
+    # the validation predictions of every epoch, the ones before the kill included, are those of the reference
+    assert (reference / "epochs.csv").read_bytes() == (killed / "epochs.csv").read_bytes()
+    assert sorted(pd.read_csv(killed / "epochs.csv")["epoch"].unique()) == [1, 2, 3]
     assert not (killed / "state").exists()
 
     # the same kill, then other class weights: another job, which must not resume the partial state
@@ -296,6 +300,37 @@ def test_sigkill_mid_epoch_resumes_bit_exact_but_only_the_same_job(tiny_inputs, 
     assert throughput["start_step"] == 0 and throughput["images"] == 12 * 2
     resolved = json.loads((changed / "config.json").read_text())
     assert resolved["fingerprint"]["file train_weights"] == hashlib.sha256(weights.read_bytes()).hexdigest()
+
+
+def test_the_trainings_predictions_are_those_of_chexpertnet_predict(tiny_inputs, tmp_path):
+    """The training writes the final model's validation predictions (no separate predict job): the same bytes as
+    `chexpertnet predict` on the saved model, and the last epoch of the per-epoch table."""
+    folder = tmp_path / "run"
+    proc = cli(tiny_inputs + outputs(folder))
+    assert proc.wait(timeout=300) == 0, proc.stderr.read()
+    args = tiny_inputs
+    cache = args[args.index("--valid-cache") + 1 : args.index("--valid-cache") + 3]
+    assert main(["predict", "--model", str(folder / "model.pt"), "--manifest", args[args.index("--valid-manifest") + 1],
+                 "--cache", *cache, "--out", str(tmp_path / "predict.csv")]) == 0  # fmt: skip
+    assert (folder / "predictions.csv").read_bytes() == (tmp_path / "predict.csv").read_bytes()
+    epochs = pd.read_csv(folder / "epochs.csv")
+    last = epochs[epochs["epoch"] == 3].drop(columns="epoch").reset_index(drop=True)
+    pd.testing.assert_frame_equal(last, pd.read_csv(folder / "predictions.csv"))
+    first = epochs[epochs["epoch"] == 1].drop(columns="epoch").reset_index(drop=True)
+    assert not first.iloc[:, 4:].equals(last.iloc[:, 4:])  # the model changed between epochs
+
+
+def test_frozen_init_trains_only_the_head(tmp_path):
+    """init frozen: the pretrained backbone's weights and batch-norm statistics stay as loaded; the head learns."""
+    torch.manual_seed(1)
+    pretrained = {f"features.{k}": v for k, v in densenet121(weights=None).features.state_dict().items()}
+    result = run_tiny(tmp_path, tiny_config(init="frozen", pretrained_file="p.pt"), pretrained_state=pretrained)
+    model = result["model"]
+    for key, value in model.densenet.features.state_dict().items():
+        assert torch.equal(value, pretrained[f"features.{key}"]), key
+    initial = build_model(tiny_config(init="frozen"), pretrained)  # the same seeded head before training
+    assert not torch.equal(model.densenet.classifier.weight, initial.densenet.classifier.weight)
+    assert sum(p.numel() for g in result["optimizer"].param_groups for p in g["params"]) == 1024 * 42 + 42
 
 
 def test_nan_through_the_cli_leaves_no_output(tiny_inputs, tmp_path):

@@ -117,7 +117,7 @@ def build_model(config: TrainConfig, pretrained_state: dict | None) -> CheXpertN
     elif config.init != "scratch":
         raise ValueError(f"init {config.init!r} is not 'pretrained', 'scratch' or 'frozen'")
     if config.init == "frozen":
-        model.features.requires_grad_(False)
+        model.densenet.features.requires_grad_(False)
     return model
 
 
@@ -125,7 +125,7 @@ def set_training_mode(model: CheXpertNet, config: TrainConfig) -> None:
     """Training mode, except a frozen backbone: its batch-norm statistics stay the pretrained ones."""
     model.train()
     if config.init == "frozen":
-        model.features.eval()
+        model.densenet.features.eval()
 
 
 def steps_per_epoch(n: int, batch_size: int) -> int:
