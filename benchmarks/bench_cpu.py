@@ -108,36 +108,49 @@ def default_run_images(config: dict) -> dict:
     from chexpertnet.phantom import PhantomConfig, plan_patient
 
     p = config["phantom"]
-    phantom = PhantomConfig(train_patients=p["train_patients"], valid_patients=p["valid_patients"], seed=p["seed"])
+    phantom = PhantomConfig(train_patients=p["train_patients"], valid_patients=p["valid_patients"], seed=p["seed"],
+                            height=p.get("height", 320))  # fmt: skip
     count = {}
     for split, n in (("train", phantom.train_patients), ("valid", phantom.valid_patients)):
         count[split] = sum(len(s.views) for i in range(1, n + 1) for s in plan_patient(phantom, split, i).studies)
     return count
 
 
+#: Fixed costs of the default run in seconds, measured (docs/benchmarks.md): the phantom and the data steps before
+#: the first training, each training job's start (imports, loading the cache), and the steps after the last training
+#: (scores, tables, figures, CAMs, the report). They scale with the CPU much less than the training does.
+DATA_S, JOB_START_S, TAIL_S = 25, 6, 25
+
+
 def estimate_default_run(config: dict, train_rate: float, eval_img_s: float, pretrain_rate: float) -> dict:
     """Expected wall time of `snakemake --cores all` on 2 cores: the data steps, then the synthetic pretraining beside
-    the first training (scratch), then the other three trainings two at a time, then the evaluation steps.
+    the training from scratch, then the other trainings two at a time, then the evaluation steps.
 
-    Fixed costs (the phantom and data steps 15 s, each training job's start 8 s, the steps after the last training
-    20 s) are those of the default runs measured on 2026-11-27 (docs/benchmarks.md); they scale with the CPU much
-    less than the training does. Against those runs the estimate comes out about 5-10% high."""
+    A training costs its epochs of full batches at ``train_rate`` plus a pass over the validation images at
+    ``eval_img_s`` after each epoch; a frozen backbone (``init: frozen``) trains only the head, so its epochs cost
+    about a forward pass (``eval_img_s``)."""
     images = default_run_images(config)
     t = config["train"]
     steps = images["train"] // t["batch_size"]  # the frontal manifest keeps the image count
-    per_training = t["epochs"] * (steps * t["batch_size"] / train_rate + images["valid"] / eval_img_s) + 8
+
+    def training(e: dict) -> float:
+        rate = eval_img_s if e["init"] == "frozen" else train_rate
+        epochs = e.get("epochs", t["epochs"])
+        return epochs * (steps * t["batch_size"] / rate + images["valid"] / eval_img_s) + JOB_START_S
+
     s = config["synthetic"]
-    pretrain = s["steps"] * s["batch_size"] / pretrain_rate + 8
-    # Two cores, one thread per job, as Snakemake schedules them: the pretraining first (its priority), the
-    # trainings from scratch beside it, those from the pretrained weights once it is done.
-    inits = sorted((e["init"] != "scratch", len(e["seeds"])) for e in config["experiments"].values())
+    pretrain = s["steps"] * s["batch_size"] / pretrain_rate + JOB_START_S
+    # Two cores, one thread per job, as Snakemake schedules them: the pretraining (its priority) beside the trainings
+    # from scratch, those that need the pretrained weights once it is done, longest first.
+    jobs = sorted((e["init"] != "scratch", -training(e)) for e in config["experiments"].values()
+                   for _ in e["seeds"])  # fmt: skip
     slots = [pretrain, 0.0]
-    for needs_pretraining, seeds in inits:
-        for _ in range(seeds):
-            i = slots.index(min(slots))
-            slots[i] = max(slots[i], pretrain if needs_pretraining else 0.0) + per_training
-    total = 15 + max(slots) + 20
-    return {"train_images": images["train"], "valid_images": images["valid"], "training_s": round(per_training),
+    for needs_pretraining, minus_seconds in jobs:
+        i = slots.index(min(slots))
+        slots[i] = max(slots[i], pretrain if needs_pretraining else 0.0) - minus_seconds
+    total = DATA_S + max(slots) + TAIL_S
+    baseline = training({"init": "pretrained"})
+    return {"train_images": images["train"], "valid_images": images["valid"], "training_s": round(baseline),
             "pretraining_s": round(pretrain), "total_s": round(total)}  # fmt: skip
 
 
@@ -179,7 +192,9 @@ def main() -> None:
     if not args.skip_estimate:
         config = yaml.safe_load(Path(args.config).read_text())
         size = config["image"]["crop_size"]
-        layout = "channels_last" if (bf16 or config["train"].get("channels_last", False)) else "nchw"
+        fast = config["train"]["fast"]
+        bf16 = bf16 and fast
+        layout = "channels_last" if fast else "nchw"
         train_rate = train_step_rate(size, config["train"]["threads"], layout, bf16, args.steps)
         evaluation = eval_rate(size, layout, bf16, args.steps)
         pretrain = train_step_rate(config["synthetic"]["size"], config["train"]["threads"], layout, bf16, args.steps)
@@ -191,6 +206,16 @@ def main() -> None:
               f"{train_rate:.1f} img/s ({size} px, {config['train']['threads']} thread, {layout}"
               f"{', bf16' if bf16 else ', fp32'}); expected `snakemake --cores all` on 2 cores: about "
               f"{estimate['total_s'] / 60:.1f} min")
+        if not bf16:  # the same run on the reference machine: this CPU's rates scaled by the microbenchmark ratios
+            threads = config["train"]["threads"]
+            measured = {(r["size"], r["threads"], r["layout"]): r["img_s"] for r in rows if not r["bf16"]}
+            ratio = {px: REFERENCE[(px, threads, layout)] / measured[(px, threads, layout)] for px in (96, 64)}
+            ref = estimate_default_run(config, train_rate * ratio[96], evaluation * ratio[96],
+                                       pretrain * ratio[64])  # fmt: skip
+            results["reference_estimate"] = {"ratio_96": ratio[96], "ratio_64": ratio[64], **ref}
+            print(f"On the reference machine (2-core AMD EPYC Zen 3, AVX2; this CPU's rates x{ratio[96]:.2f} at 96 px, "
+                  f"x{ratio[64]:.2f} at 64 px): one training about {ref['training_s']} s, the run about "
+                  f"{ref['total_s'] / 60:.1f} min (fixed costs not scaled)")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
 

@@ -20,7 +20,7 @@ from workflow_helpers import planned_jobs, snakemake
 
 pytestmark = pytest.mark.integration
 
-TRAINING_AND_AFTER = {"pretrain_synthetic", "train", "predict", "score", "tables", "figures", "cam", "report"}
+TRAINING_AND_AFTER = {"pretrain_synthetic", "train", "score", "tables", "figures", "cam", "report"}
 DATA = {"phantom", "validate", "cache", "manifest", "stats"}
 
 
@@ -97,7 +97,7 @@ def test_changing_one_experiment_reruns_only_its_jobs_and_the_tables(tiny_run):
     config["experiments"]["scratch"]["normalization"] = "dataset"
     (tiny_run / "config/changed.yaml").write_text(yaml.safe_dump(config))
     jobs, text = plan(tiny_run, "config/changed.yaml")
-    assert jobs == {"train": 1, "predict": 1, "score": 1, "tables": 1, "figures": 1, "report": 1}, text
+    assert jobs == {"train": 1, "score": 1, "tables": 1, "figures": 1, "report": 1}, text
     assert trained(text) == ["scratch/seed0"]
 
 
@@ -106,7 +106,7 @@ def test_adding_a_seed_runs_only_the_new_seed(tiny_run):
     config["experiments"]["frontal"]["seeds"] = [0, 1]
     (tiny_run / "config/seeds.yaml").write_text(yaml.safe_dump(config))
     jobs, text = plan(tiny_run, "config/seeds.yaml")
-    assert jobs == {"train": 1, "predict": 1, "score": 1, "tables": 1, "figures": 1, "report": 1}, text
+    assert jobs == {"train": 1, "score": 1, "tables": 1, "figures": 1, "report": 1}, text
     assert trained(text) == ["frontal/seed1"]
 
 
@@ -137,13 +137,16 @@ def test_a_real_run_after_several_edits_rewrites_exactly_the_stale_outputs(tiny_
 
     def run(experiment: str, seed: int) -> set[str]:
         model = f"models/{experiment}/seed{seed}"
-        outputs = {f"{model}/{f}" for f in ("model.pt", "history.jsonl", "config.json", "throughput.json")}
+        outputs = {f"{model}/{f}" for f in ("model.pt", "history.jsonl", "config.json", "throughput.json",
+                                            "valid_epochs.csv")}  # fmt: skip
         return outputs | {f"predictions/{experiment}/seed{seed}.csv", f"scores/{experiment}/seed{seed}.csv"}
 
     new = set(after) - set(before)
     rewritten = {p for p in before if p in after and after[p][0] != before[p][0]}
     assert not set(before) - set(after), "files disappeared"
-    assert new == run("frontal", 1), sorted(new)
+    archived = {p for p in new if p.startswith("archive/tables/v0002/")}  # the new tables, kept as version 2
+    assert "archive/tables/v0002/version.json" in archived and "archive/tables/v0002/comparison.csv" in archived
+    assert new - archived == run("frontal", 1), sorted(new)
     expected = run("scratch", 0)  # its factor changed: trained again
     expected |= {f"scores/{e}/seed0.csv" for e in ("baseline", "frontal", "dataset_norm")}  # metrics.py
     expected |= {p for p in before if p.split("/")[0] in ("tables", "figures", "cam")} | {"report.html"}

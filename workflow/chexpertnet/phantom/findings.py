@@ -21,7 +21,7 @@ TRAIN_PREVALENCE: dict[str, float] = {
     "Enlarged Cardiomediastinum": 0.05,
     "Cardiomegaly": 0.12,
     "Lung Opacity": 0.40,
-    "Lung Lesion": 0.15,
+    "Lung Lesion": 0.22,
     "Edema": 0.25,
     "Consolidation": 0.055,
     "Pneumonia": 0.03,
@@ -36,7 +36,7 @@ TRAIN_PREVALENCE: dict[str, float] = {
 VALID_PREVALENCE: dict[str, float] = TRAIN_PREVALENCE | {
     "Enlarged Cardiomediastinum": 0.08,
     "Cardiomegaly": 0.15,
-    "Lung Lesion": 0.15,
+    "Lung Lesion": 0.20,
     "Consolidation": 0.07,
     "Pneumonia": 0.06,
     "Atelectasis": 0.18,
@@ -63,7 +63,7 @@ LOADINGS: dict[str, tuple[float, float, float]] = {
 SICK_WHEN_NORMAL = 0.5  # a study the copula leaves normal gets one finding with this probability
 PATIENT_SHARE = 0.5  # fraction of a study's latent variance shared by all studies of the patient
 MIN_SEVERITY = 0.15
-EFFUSION_FRONTAL_SEVERITY = 0.65  # effusions at or below this (59% of them) are seen on the lateral view only
+EFFUSION_FRONTAL_SEVERITY = 0.75  # effusions at or below this (71% of them) are seen on the lateral view only
 LESION_RADIUS = (0.075, 0.045)  # a nodule's radius (image widths) at severity 0 and its growth to severity 1
 LESION_AMP = (0.8, 0.4)
 RETROCARDIAC_LESIONS = 0.7  # the share of lung lesions hidden behind the heart on the frontal view

@@ -14,7 +14,7 @@ HEDGING: dict[str, float] = {
     "Enlarged Cardiomediastinum": 1.2,
     "Cardiomegaly": 1.0,
     "Lung Opacity": 0.8,
-    "Lung Lesion": 1.0,
+    "Lung Lesion": 0.6,
     "Edema": 1.2,
     "Consolidation": 1.5,
     "Pneumonia": 1.6,

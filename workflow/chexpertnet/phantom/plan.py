@@ -66,7 +66,7 @@ def _views(rng: np.random.Generator, projection: str, split: str, lateral_only: 
     if lateral_only:
         return ("lateral",) if rng.random() < 0.8 else ("lateral", "lateral")
     if split == "valid":
-        return ("frontal", "lateral") if rng.random() < 0.8 else ("frontal",)
+        return ("frontal", "lateral") if rng.random() < 0.9 else ("frontal",)
     r = rng.random()
     if rng.random() < (0.5 if projection == "AP" else 0.9):
         return ("frontal", "lateral") if r < 0.95 else ("frontal", "frontal", "lateral")

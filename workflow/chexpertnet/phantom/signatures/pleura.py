@@ -89,7 +89,7 @@ def effusion_lateral(sc: Scene, f: Finding) -> None:
     sev = min(1.0, f.severity * (1.15 if f.variant else 1.0))
     sl = cv.window(cu - au, cu + au * 1.1, geo.dome - 0.35, geo.dome + 0.25)
     u, v = cv.u[sl], cv.v[sl]
-    h = 0.12 + 0.3 * sev
+    h = 0.22 + 0.3 * sev  # even the smallest effusion fills the posterior recess well above the dome
     post = np.clip((u - cu) / au, -1.0, 1.0)
     level = geo.dome + 0.1 - h * (0.25 + 0.75 * ((post + 1) / 2) ** 3)
     du, dv = (u - cu) / (au * 1.03), (v - cvv) / (av * 1.06)
