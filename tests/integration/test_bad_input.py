@@ -112,3 +112,20 @@ def test_bad_config_stops_before_any_job(tmp_path, change, expected):
     screen = result.stdout + result.stderr
     assert all(text in screen for text in expected), screen[-3000:]
     assert not (workdir / "results").exists()
+
+
+def test_a_wrong_dataset_root_is_caught_before_any_job(tmp_path):
+    """dataset.root pointing at CheXpert-v1.0-small itself: Snakemake stops while building the DAG, says what it
+    found and which root to set, and runs nothing."""
+    from workflow_helpers import chexpert_workflow
+
+    workdir = chexpert_workflow(tmp_path)
+    config = yaml.safe_load((workdir / "config/mine.yaml").read_text())
+    root = Path(config["dataset"]["root"])
+    config["dataset"]["root"] = str(root / "CheXpert-v1.0-small")
+    (workdir / "config/wrong.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake(workdir, "--configfile", "config/wrong.yaml", check=False)
+    text = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert f"did you mean dataset.root: {str(root.resolve())!r}?" in text, text[-2000:]
+    assert not (workdir / "results").exists()

@@ -10,7 +10,7 @@ from snakemake_interface_executor_plugins.settings import DeploymentMethod
 PACKAGE_DIR = Path(workflow.basedir) / "workflow"
 # This checkout's package first (for the code hashes below; the jobs get it through PYTHONPATH)
 sys.path.insert(0, str(PACKAGE_DIR))
-from chexpertnet import codehash  # standard library only
+from chexpertnet import codehash, dataroot  # standard library only
 
 DATASET = config["dataset"]["name"]
 RESULTS = f"results/{DATASET}"
@@ -62,6 +62,11 @@ def data_root():
             f"{config['dataset'].get('folder', 'CheXpert-v1.0-small')}/ (for example --config "
             "dataset='{name: chexpert, source: chexpert, root: /data/chexpert}')"
         )
+    problem = dataroot.dataset_root_problem(
+        root, config["dataset"].get("folder", "CheXpert-v1.0-small")
+    )
+    if problem:
+        raise ValueError(problem)
     return root
 
 
