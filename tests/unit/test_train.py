@@ -370,3 +370,18 @@ def test_train_fast_trains_and_predicts_in_channels_last(tmp_path, fast):
     split = tiny_split(8, 1)
     predict_probabilities(model, split.array, split.rows, crop=32, fast=fast)
     assert model.densenet.features.conv0.weight.is_contiguous(memory_format=torch.channels_last) is fast
+
+
+def test_cuda_unavailable_names_the_wheel_the_driver_and_the_fix(monkeypatch):
+    from chexpertnet.train import cuda_unavailable_message
+
+    message = cuda_unavailable_message(built_for="13.0", devices=None)
+    assert "built for CUDA 13.0, which needs an NVIDIA driver >= 580.65.06" in message
+    assert "download.pytorch.org/whl/cu126" in message and "driver >= 560.28.03" in message
+    assert "set train.device: cpu" in message
+    assert "no device is visible" in cuda_unavailable_message(built_for="13.0", devices="")
+    assert "CPU-only build" in cuda_unavailable_message(built_for="", devices=None)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(RuntimeError, match=r"needs an NVIDIA driver >= "):
+        train(tiny_config(device="cuda"), tiny_split(12, 0), tiny_split(8, 1), WEIGHTS, Path("/nonexistent"),
+              log=lambda r: None)  # fmt: skip

@@ -95,10 +95,39 @@ def autocast_context(config: TrainConfig) -> contextlib.AbstractContextManager:
     return autocast_for(torch.device(config.device).type, config.fast)
 
 
+#: The oldest Linux NVIDIA driver of each CUDA release (NVIDIA's CUDA toolkit release notes, table 3).
+CUDA_MIN_DRIVER = {"13.0": "580.65.06", "12.9": "575.51.03", "12.8": "570.26", "12.6": "560.28.03",
+                   "12.4": "550.54.14", "12.1": "530.30.02", "11.8": "520.61.05"}  # fmt: skip
+OLDER_WHEELS = (("12.6", "cu126"), ("11.8", "cu118"))
+
+
+def cuda_unavailable_message(built_for: str | None = None, devices: str | None = None) -> str:
+    """Why `train.device: cuda` cannot run, and what to do: the CUDA release this torch was built for, the driver it
+    needs, and the commands that install a build for an older driver (or the CPU)."""
+    built_for = torch.version.cuda if built_for is None else built_for
+    devices = os.environ.get("CUDA_VISIBLE_DEVICES") if devices is None else devices
+    if not built_for:
+        return (f"train.device is 'cuda' but torch {torch.__version__} is a CPU-only build. Install a CUDA build "
+                f"(pip install torch=={torch.__version__.split('+')[0]} --index-url "
+                "https://download.pytorch.org/whl/cu126) or set train.device: cpu")  # fmt: skip
+    need = CUDA_MIN_DRIVER.get(built_for, "the one its release notes name")
+    hidden = f" CUDA_VISIBLE_DEVICES is {devices!r}: no device is visible to this job." if devices == "" else ""
+    version = torch.__version__.split("+")[0]
+    older = "; ".join(f"CUDA {cuda} (driver >= {CUDA_MIN_DRIVER[cuda]}): pip install torch=={version} "
+                      f"torchvision --index-url https://download.pytorch.org/whl/{tag}"
+                      for cuda, tag in OLDER_WHEELS if cuda != built_for)  # fmt: skip
+    return (
+        f"train.device is 'cuda' but CUDA is not available.{hidden} torch {torch.__version__} is built for CUDA "
+        f"{built_for}, which needs an NVIDIA driver >= {need} (`nvidia-smi` shows the driver and the GPUs). With an "
+        f"older driver, install the build for it, keeping the pinned versions: {older}. Without a GPU, set "
+        "train.device: cpu."
+    )
+
+
 def configure_torch(config: TrainConfig) -> torch.device:
     device = torch.device(config.device)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("train.device is 'cuda' but no CUDA device is visible; set train.device: cpu")
+        raise RuntimeError(cuda_unavailable_message())
     torch.set_num_threads(max(1, config.threads))
     if config.deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
@@ -183,6 +212,31 @@ def prefetch(iterator: Iterator, depth: int = 3) -> Iterator:
             raise failure[0]
     finally:
         stop.set()
+
+
+class LossWatch:
+    """The first step whose loss is not finite, kept on the device (no host sync per step); :meth:`check` raises
+    :class:`TrainingDiverged` naming that step and its loss."""
+
+    def __init__(self, config: TrainConfig, epoch_steps: int, device: torch.device):
+        self.config, self.epoch_steps = config, epoch_steps
+        self.first = torch.zeros((), dtype=torch.long, device=device)
+        self.value = torch.zeros((), dtype=torch.float32, device=device)
+
+    def observe(self, loss: torch.Tensor, step: int) -> None:
+        new = ~torch.isfinite(loss.detach()) & (self.first == 0)
+        self.first = torch.where(new, step, self.first)
+        self.value = torch.where(new, loss.detach().float(), self.value)
+
+    def check(self) -> None:
+        step = int(self.first)
+        if step:
+            c = self.config
+            raise TrainingDiverged(
+                f"experiment {c.experiment!r} seed {c.seed}: the loss is {float(self.value)} at step {step} (epoch "
+                f"{(step - 1) // self.epoch_steps + 1}, batch {(step - 1) % self.epoch_steps + 1}). Lower train.lr "
+                f"or check the input data; no output was written"
+            )
 
 
 def evaluate(model: CheXpertNet, split: Split, config: TrainConfig, device: torch.device) -> dict:
@@ -296,12 +350,13 @@ def train(
 
     def checkpoint(next_epoch: int, next_batch: int) -> None:
         save_checkpoint(resume_file, model, optimizer, config, next_epoch, step, batch=next_batch, history=history,
-                        running_loss=running, fingerprint=fingerprint,
+                        running_loss=float(running), fingerprint=fingerprint,
                         epoch_probabilities=epoch_probabilities)  # fmt: skip
         if step == pause_at:
             _pause_for_test(state_dir, step, log)
 
     epoch_steps = steps_per_epoch(len(train_split), config.batch_size)
+    watch = LossWatch(config, epoch_steps, device)
     images_seen, step_seconds, wait_seconds = 0, 0.0, 0.0
     progress = tqdm(total=epoch_steps * config.epochs, initial=epoch * epoch_steps + batch, file=sys.stderr,
                     desc=f"train {config.experiment} seed {config.seed}", mininterval=10, unit="step")  # fmt: skip
@@ -318,19 +373,16 @@ def train(
                 with autocast_context(config):
                     logits = model(images)
                 loss = weighted_cross_entropy(logits.float(), targets, mask, class_weights)
-                if not torch.isfinite(loss):
-                    raise TrainingDiverged(
-                        f"experiment {config.experiment!r} seed {config.seed}: the loss is {loss.item()} at step "
-                        f"{step + 1} (epoch {epoch + 1}, batch {b + 1}). Lower train.lr or check the input data; "
-                        f"no output was written"
-                    )
+                # no host sync per step: the first non-finite loss is remembered on the device and checked (one
+                # sync) before every log record, checkpoint and evaluation, so nothing is written after it
+                watch.observe(loss, step + 1)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
                 step += 1
                 steps_this_run += 1
                 batch = b + 1
-                running += loss.item()
+                running = running + loss.detach()
                 done = time.perf_counter()
                 wait_seconds += got_batch - tick
                 step_seconds += done - got_batch
@@ -338,14 +390,18 @@ def train(
                 tick = done
                 progress.update(1)
                 if step % config.log_every == 0:
-                    record = {"event": "train", "epoch": epoch + 1, "step": step, "loss": running / config.log_every}
+                    watch.check()
+                    record = {"event": "train", "epoch": epoch + 1, "step": step,
+                              "loss": float(running) / config.log_every}  # fmt: skip
                     history.append(record)
                     log(record)
                     running = 0.0
                 if step % config.checkpoint_every == 0 and batch < epoch_steps:
+                    watch.check()
                     checkpoint(epoch, batch)
                 if stop_after_steps is not None and steps_this_run >= stop_after_steps:
                     return {"stopped": True, "step": step}
+            watch.check()
             metrics = evaluate(model, valid_split, config, device)
             epoch_probabilities.append(metrics.pop("probabilities"))
             epoch, batch = epoch + 1, 0
