@@ -134,3 +134,10 @@ def test_reading_a_missing_version_names_the_ones_there(tmp_path):
     V.offer(archive, write_tables(tmp_path / "t", 0.8, 0.05), meta())
     with pytest.raises(FileNotFoundError, match=r"no version 4 .*versions there: 1"):
         V.read_version(archive, 4)
+
+
+def test_table_diff_of_rows_without_a_unique_key_goes_by_position():
+    old = {"t": pd.DataFrame({"experiment": ["a", "a"], "row": ["x", "y"], "v": [1.0, 2.0]})}
+    new = {"t": pd.DataFrame({"experiment": ["a", "a"], "row": ["x", "y"], "v": [1.0, 2.5]})}
+    cells = V.table_diff(old, new)
+    assert list(zip(cells["row"], cells["column"], cells["delta"], strict=True)) == [("row 2", "v", 0.5)]

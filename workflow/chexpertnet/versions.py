@@ -204,6 +204,8 @@ def table_diff(old: Mapping[str, pd.DataFrame], new: Mapping[str, pd.DataFrame],
         keys = [k for k in ("experiment", key) if k in a.columns and k in b.columns]
         a_idx = a.set_index(keys) if keys else a
         b_idx = b.set_index(keys) if keys else b
+        if not (a_idx.index.is_unique and b_idx.index.is_unique):  # rows without a unique key: by position
+            a_idx, b_idx = a.rename(index=lambda i: f"row {i + 1}"), b.rename(index=lambda i: f"row {i + 1}")
         for row in list(dict.fromkeys([*a_idx.index, *b_idx.index])):
             label = " / ".join(map(str, row)) if isinstance(row, tuple) else str(row)
             if row not in a_idx.index or row not in b_idx.index:
