@@ -69,7 +69,7 @@ def test_versions_follow_content_changes_and_survive_a_kill(tiny_run, tmp_path):
     text = out.read_text()
     assert "config: evaluation.resamples" in text and "settings.bootstrap_resamples" in text
     # the same diff through Snakemake, and as the report's latest diff
-    snakemake(workdir, "--configfile", "config/tiny.yaml", "results/phantom/tables/diffs/v1-v2.md")
+    snakemake(workdir, "results/phantom/tables/diffs/v1-v2.md", "--configfile", "config/tiny.yaml")
     assert (workdir / TABLES / "diffs/v1-v2.md").read_text() == text
     assert (workdir / TABLES / "latest_diff.md").read_text() == text
 
@@ -109,6 +109,7 @@ def test_versions_follow_content_changes_and_survive_a_kill(tiny_run, tmp_path):
     assert versions(workdir) == [1, 2, 3]
     hidden = [p for p in (workdir / ARCHIVE).iterdir() if p.name.startswith(".incoming-")]
     assert hidden and json.loads((hidden[0] / "version.json").read_text())["number"] == 4
+    snakemake(workdir, "--unlock", "--configfile", "config/tiny.yaml")  # the killed snakemake's lock
     snakemake(workdir, "--configfile", "config/tiny.yaml", "--rerun-incomplete")
     assert versions(workdir) == [1, 2, 3, 4]
     assert not [p for p in (workdir / ARCHIVE).iterdir() if p.name.startswith(".incoming-")]
