@@ -61,10 +61,11 @@ def _listing(items: Sequence[str]) -> str:
     return f"\n  {shown}{more}"
 
 
-def read_csv(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a CheXpert CSV with every cell as a string (blank stays ''), so validation sees the raw text."""
+def read_csv(path: str | os.PathLike, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """Read a CheXpert CSV with every cell as a string (blank stays ''), so validation sees the raw text; only
+    ``columns``, if given."""
     try:
-        return pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)
+        return pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False, usecols=columns)
     except FileNotFoundError:
         raise DataError(
             f"{path}: file not found. Set dataset.root to the folder that contains CheXpert-v1.0-small/"

@@ -67,7 +67,7 @@ DATA_FOLDER = config["dataset"].get("folder", "CheXpert-v1.0-small")
 
 
 def data_threads(n):
-    """Threads of the image steps (validate, cache, stats): n on real data; one on the phantom, whose few thousand
+    """Threads of the image steps (validate, cache): n on real data; one on the phantom, whose few thousand
     small images take seconds, so these steps never wait for two free cores while a training holds one.
     """
     return n if config["dataset"]["source"] == "chexpert" else 1
@@ -340,7 +340,7 @@ def all_targets():
     targets += [
         f"{RESULTS}/cache/{split}{suffix}"
         for split in SPLITS
-        for suffix in (".npy", ".index.csv")
+        for suffix in (".npy", ".index.csv", ".histograms.npy")
     ]
     for views, uncertainty in experiment_variants():
         for split in SPLITS:
