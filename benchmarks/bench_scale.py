@@ -206,6 +206,7 @@ def main() -> None:
     cli = [sys.executable, "-m", "chexpertnet"]
     new_stats = "--cache-histograms" in (args.package / "chexpertnet/commands/stats.py").read_text()
     results = []
+    load_before = os.getloadavg()[0]
 
     def step(name: str, *arguments: str) -> None:
         result = run_step(name, [*cli, *arguments], args.package, work / f"{name}.log")
@@ -246,12 +247,14 @@ def main() -> None:
         "threads": args.threads,
         "size": args.size,
         "dataset": dataset,
+        "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "results": results,
     }
     if args.out:
         with open(args.out, "a") as f:
             f.write(json.dumps(record) + "\n")
-    print(f"\n{args.rows:,} training images, cache {args.size} px, {args.threads} thread(s), package {args.package}")
+    print(f"\n{args.rows:,} training images, cache {args.size} px, {args.threads} thread(s), package {args.package}, "
+          f"load average {record['load_average_1min'][0]} -> {record['load_average_1min'][1]}")
     print("| step | seconds | peak RSS (MB) |\n|---|---:|---:|")
     for r in results:
         print(f"| {r['step']} | {r['seconds']:.1f} | {r['peak_rss_mb']:,.0f} |")
