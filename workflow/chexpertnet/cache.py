@@ -13,7 +13,9 @@ import contextlib
 import hashlib
 import math
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -210,3 +212,32 @@ def rows_for(paths: Sequence[str], lookup: dict[str, int], source: str) -> np.nd
             f"cache come from different datasets; rerun the workflow so both are rebuilt"
         )
     return np.fromiter((lookup[p] for p in paths), dtype=np.int64, count=len(paths))
+
+
+# Free space left on the scratch disk after staging a cache there.
+STAGE_RESERVE_BYTES = 1 << 30
+
+
+def stage_cache(
+    array_file: str | os.PathLike, index_file: str | os.PathLike, scratch: str | os.PathLike
+) -> tuple[Path, Path] | None:
+    """Copy a cache (array and index) into a new folder under ``scratch`` (node-local disk) and return the copies'
+    paths, so a training reads the array from local disk rather than through page faults on a shared file system.
+    The copy is a kernel-side copy (copy_file_range/sendfile): no file passes through this process's memory. Returns
+    None, and the caller reads the cache in place, when ``scratch`` lacks room for it; the caller removes the
+    folder (``paths[0].parent``) when done."""
+    array_file, index_file = Path(array_file), Path(index_file)
+    needed = array_file.stat().st_size + index_file.stat().st_size + STAGE_RESERVE_BYTES
+    free = shutil.disk_usage(scratch).free
+    if free < needed:
+        print(f"warning: {scratch} has {free / 1e9:.1f} GB free, staging {array_file} needs {needed / 1e9:.1f} GB: "
+              f"reading the cache in place", file=sys.stderr)  # fmt: skip
+        return None
+    folder = Path(tempfile.mkdtemp(prefix="chexpertnet-cache-", dir=scratch))
+    try:
+        for file in (array_file, index_file):
+            shutil.copyfile(file, folder / file.name)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return folder / array_file.name, folder / index_file.name
