@@ -73,7 +73,7 @@ rule cache:
         CONDA_ENV
     threads: data_threads(8)
     resources:
-        mem_mb=4000,
+        mem_mb=cache_mem_mb,
         runtime=240,
     params:
         size=config["image"]["cache_size"],
@@ -129,7 +129,7 @@ rule stats:
         CONDA_ENV
     threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=stats_mem_mb,
         runtime=60,
     params:
         code=code_hash("stats"),
