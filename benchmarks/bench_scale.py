@@ -195,6 +195,8 @@ def main() -> None:
     parser.add_argument("--keep-cache", action="store_true")
     parser.add_argument("--out", type=Path, help="append the results as one JSON line to this file")
     args = parser.parse_args()
+    if not os.access("/usr/bin/time", os.X_OK):
+        raise SystemExit("bench_scale measures each step with /usr/bin/time: install it (Debian: apt-get install time)")
     steps = args.steps.split(",")
     data = args.data or Path(f"/tmp/chexpertnet-scale-{args.rows}")
     work = args.work or data / "work"
