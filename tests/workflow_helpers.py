@@ -9,6 +9,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from conftest import REPO
@@ -40,13 +41,25 @@ def tiny_config(**overrides) -> dict:
     return config
 
 
-def chexpert_workflow(tmp_path: Path) -> Path:
-    """A workflow copy whose config/mine.yaml is config/chexpert.yaml pointed at a small fake CheXpert root."""
+def chexpert_workflow(tmp_path: Path, train_rows: int | None = None) -> Path:
+    """A workflow copy whose config/mine.yaml is config/chexpert.yaml pointed at a small fake CheXpert root; with
+    ``train_rows``, its train.csv lists that many images (the hand-made rows repeated under new patients; only the
+    first 8 exist as files: enough for a dry run, which reads the CSVs but no image)."""
+    import pandas as pd
+
     from conftest import write_dataset
 
     workdir = copy_workflow(tmp_path / "wf")
     root = tmp_path / "chexpert-root"
-    write_dataset(root)
+    csvs = write_dataset(root)
+    if train_rows is not None:
+        rows = pd.read_csv(csvs["train"], dtype=str, keep_default_na=False)
+        big = rows.iloc[np.arange(train_rows) % len(rows)].reset_index(drop=True)
+        patient = big["Path"].str.extract(r"/patient(\d+)/", expand=False).astype(int)
+        patient += 100 * (np.arange(train_rows) // len(rows))  # the hand-made patients are numbered below 100
+        big["Path"] = [re.sub(r"/patient\d+/", f"/patient{n:07d}/", path)
+                       for path, n in zip(big["Path"], patient, strict=True)]  # fmt: skip
+        big.to_csv(csvs["train"], index=False, lineterminator="\n")
     config = yaml.safe_load((REPO / "config/chexpert.yaml").read_text())
     config["dataset"]["root"] = str(root)
     (workdir / "config/mine.yaml").write_text(yaml.safe_dump(config))

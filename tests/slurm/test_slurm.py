@@ -20,8 +20,8 @@ HERE = Path(__file__).resolve().parent
 CLUSTER = HERE / "cluster.sh"
 TEST_PROFILE = HERE / "profile"
 # Rules that must run as SLURM jobs in the tiny workflow (the rest are checked against the dry run's job list)
-CLUSTER_RULES = {"validate", "cache", "manifest", "stats", "pretrain_synthetic", "train", "predict", "score"}
-# One of the tiny config's four experiments, the one that needs every cluster-side step (the synthetic pretraining,
+CLUSTER_RULES = {"validate", "cache", "manifest", "stats", "pretrain_synthetic", "train", "score"}
+# One of the tiny config's experiments, the one that needs every cluster-side step (the synthetic pretraining,
 # the dataset statistics); its outputs are compared byte for byte with the shared local run's
 SLURM_EXPERIMENTS = ("dataset_norm",)
 COMPARED = ("scores", "predictions")
@@ -115,8 +115,20 @@ def test_tiny_workflow_on_slurm_matches_the_local_run(tmp_path, slurm_env, tiny_
     assert not different, f"differ from the local run: {different}"
 
 
+CHEXPERT_TRAIN_IMAGES = 223_414  # CheXpert-v1.0-small's train.csv
+
+
+def resource_lines(plan: str, rule: str) -> list[dict[str, str]]:
+    """{resource: value} of each job of ``rule`` in a `snakemake -n` plan."""
+    lines = re.findall(rf"^rule {rule}:\n(?:    .*\n)*?    resources: (.*)$", plan, re.MULTILINE)
+    return [dict(item.split("=", 1) for item in line.split(", ")) for line in lines]
+
+
 def test_slurm_profile_dry_run_shows_the_papers_jobs_and_requests(tmp_path):
-    workdir = chexpert_workflow(tmp_path)
+    """On a CheXpert-sized train.csv, before anything is made: each training asks for more memory than the image
+    cache will take (computed here from the CSV's rows and the cache size), every job for less than 24 hours, the
+    cache and statistics jobs for a bounded amount, and the trainings stage the cache to node-local disk."""
+    workdir = chexpert_workflow(tmp_path, train_rows=CHEXPERT_TRAIN_IMAGES)
     result = subprocess.run(
         [sys.executable, "-m", "snakemake", "-n", "--workflow-profile", "profiles/slurm", "--configfile",
          "config/mine.yaml"],
@@ -127,16 +139,26 @@ def test_slurm_profile_dry_run_shows_the_papers_jobs_and_requests(tmp_path):
     assert "Using workflow specific profile profiles/slurm" in plan
     profile = yaml.safe_load((REPO / "profiles/slurm/config.yaml").read_text())
     assert profile["executor"] == "slurm"
-    requests = {
-        rule: re.findall(rf"^rule {rule}:\n(?:    .*\n)*?    resources: (.*)$", plan, re.MULTILINE)
-        for rule in ("train", "predict", "cache", "stats")
-    }
-    assert len(requests["train"]) == 4 and len(requests["predict"]) == 4, plan
+    config = yaml.safe_load((workdir / "config/mine.yaml").read_text())
+    size = config["image"]["cache_size"]
+    cache_mb = CHEXPERT_TRAIN_IMAGES * size * size / 2**20
+    assert cache_mb > 28_000  # 29.6 GB at 364 px
+
+    requests = {rule: resource_lines(plan, rule) for rule in {"train", "cache", "stats", *profile["set-resources"]}}
+    trainings = sum(len(e["seeds"]) for e in config["experiments"].values())
+    assert len(requests["train"]) == trainings and len(requests["cache"]) == 2, plan
+    for job in requests["train"]:
+        assert int(job["mem_mb"]) >= cache_mb + 4000, job  # the whole cache, and room for the rest
+        assert job["gpu"] == "1" and job["stage_cache"] == "1", job
+        assert 60 <= int(job["runtime"]) < 24 * 60, job
+    for rule in ("cache", "stats"):
+        for job in requests[rule]:
+            assert 1000 <= int(job["mem_mb"]) <= 2000, (rule, job)  # windows, not the whole cache
+    every_job = re.findall(r"^    resources: .*\bruntime=(\d+)", plan, re.MULTILINE)
+    assert len(every_job) >= 20 and max(map(int, every_job)) < 24 * 60, every_job
+    # what the profile still sets per rule is what the jobs ask for
     for rule, lines in requests.items():
-        # the GPU comes from the rules (config/chexpert.yaml trains on cuda), the rest from the profile
-        wanted = {f"{key}={value}" for key, value in profile["set-resources"][rule].items()}
-        if rule in ("train", "predict"):
-            wanted.add("gpu=1")
-        for line in lines:
-            assert wanted <= set(line.split(", ")), f"{rule}: {line}"
+        wanted = {f"{key}={value}" for key, value in profile["set-resources"].get(rule, {}).items()}
+        for job in lines:
+            assert wanted <= {f"{k}={v}" for k, v in job.items()}, f"{rule}: {job}"
     assert "rule phantom:" not in plan

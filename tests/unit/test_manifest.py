@@ -88,6 +88,78 @@ def test_frontal_substitution_keeps_counts_per_patient_and_is_seeded():
     assert len(draws) > 1, "the seed must change which frontal images are drawn"
 
 
+def reference_frontal_substitution(frame: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, dict]:
+    """The rule as first written, one patient at a time (kept here as the reference): patients in sorted order;
+    each one's frontal images, then for each of its k laterals one frontal drawn by ``integers(0, n_frontal,
+    size=k)`` from one generator seeded once; patients without a frontal image are dropped."""
+    rng = np.random.default_rng(seed)
+    out, substituted, dropped = [], [], []
+    for patient, rows in frame.groupby("patient", sort=True):
+        frontal = rows[rows["view"] == "frontal"]
+        lateral = rows[rows["view"] == "lateral"]
+        if len(frontal) == 0:
+            dropped.append(patient)
+            continue
+        block = frontal.assign(substitutes_for="")
+        if len(lateral):
+            picks = rng.integers(0, len(frontal), size=len(lateral))
+            extra = frontal.iloc[picks].assign(substitutes_for=lateral["Path"].to_numpy())
+            block = pd.concat([block, extra])
+            substituted.append(patient)
+        out.append(block)
+    rows = pd.concat(out, ignore_index=True) if out else frame.iloc[:0].assign(substitutes_for="")
+    report = {
+        "patients_substituted": len(substituted),
+        "images_substituted": int((rows["substitutes_for"] != "").sum()),
+        "patients_dropped": dropped,
+        "images_dropped": int(frame["patient"].isin(dropped).sum()),
+    }
+    return rows, report
+
+
+def synthetic_training_rows(n_patients: int, seed: int) -> pd.DataFrame:
+    """CheXpert-like rows in a shuffled order: 0-6 frontal and 0-4 lateral images per patient (some lateral-only,
+    some with one frontal, some with no lateral), with labels, so the rows' other columns travel along."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for p in rng.permutation(n_patients):
+        patient = f"patient{p:05d}"
+        n_frontal = int(rng.choice([0, 1, 1, 2, 3, 6], p=[0.05, 0.3, 0.2, 0.25, 0.15, 0.05]))
+        n_lateral = int(rng.integers(0, 5)) if n_frontal else int(rng.integers(1, 3))
+        for view, count in (("frontal", n_frontal), ("lateral", n_lateral)):
+            rows += [(f"{patient}/study{i + 1}/view1_{view}.jpg", patient, view) for i in range(count)]
+    frame = pd.DataFrame(rows, columns=["Path", "patient", "view"]).sample(frac=1, random_state=seed)
+    frame = frame.reset_index(drop=True)
+    for observation in OBSERVATIONS[:3]:
+        frame[observation] = rng.integers(0, 3, len(frame)).astype(np.int8)
+    return frame
+
+
+@pytest.mark.parametrize("seed", [0, 1, 12345])
+def test_vectorised_frontal_substitution_equals_the_reference(seed):
+    frame = synthetic_training_rows(1500, seed)
+    assert len(frame) > 3000
+    out, report = frontal_substitution(frame, seed)
+    expected, expected_report = reference_frontal_substitution(frame, seed)
+    pd.testing.assert_frame_equal(out, expected)
+    assert report == expected_report
+    # the cases the rule distinguishes all occur
+    views = frame.groupby("patient")["view"]
+    assert report["patients_dropped"] and report["images_dropped"] > len(report["patients_dropped"])
+    assert views.apply(lambda v: (v == "frontal").sum() == 1 and (v == "lateral").sum() > 1).any()
+    assert report["images_substituted"] == (frame["view"] == "lateral").sum() - report["images_dropped"]
+
+
+def test_frontal_substitution_of_no_substitutable_rows_is_empty():
+    frame = _frame([("p1l1", "p1", "lateral")])
+    out, report = frontal_substitution(frame, seed=0)
+    _, expected_report = reference_frontal_substitution(frame, seed=0)
+    assert len(out) == 0 and list(out.columns) == [*frame.columns, "substitutes_for"]
+    assert report == expected_report == {
+        "patients_substituted": 0, "images_substituted": 0, "patients_dropped": ["p1"], "images_dropped": 1,
+    }  # fmt: skip
+
+
 def test_build_manifest_both_and_frontal(dataset):
     _, csvs = dataset
     table = read_csv(csvs["train"])

@@ -333,6 +333,42 @@ def test_frozen_init_trains_only_the_head(tmp_path):
     assert sum(p.numel() for g in result["optimizer"].param_groups for p in g["params"]) == 1024 * 42 + 42
 
 
+def test_a_training_on_staged_caches_equals_one_on_the_originals_and_leaves_scratch_empty(tiny_inputs, tmp_path):
+    results = {}
+    for name, extra in (("in_place", []), ("staged", ["--stage-cache", "1", "--scratch", str(tmp_path / "node")])):
+        (tmp_path / "node").mkdir(exist_ok=True)
+        proc = cli([*tiny_inputs, "--epochs", "1", *extra, *outputs(tmp_path / name)])
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+        results[name] = (load_model(tmp_path / name / "model.pt")[0], err)
+    staged = records(results["staged"][1], "staged")
+    assert [Path(r["to"]).name for r in staged] == ["train.npy", "valid.npy"]
+    assert all(Path(r["to"]).parent.parent == tmp_path / "node" for r in staged)
+    assert not records(results["in_place"][1], "staged")
+    assert list((tmp_path / "node").iterdir()) == [], "the staged copies are removed"
+    assert same_weights(results["in_place"][0].state_dict(), results["staged"][0].state_dict())
+    resolved = [json.loads((tmp_path / name / "config.json").read_text()) for name in results]
+    assert resolved[0]["fingerprint"] == resolved[1]["fingerprint"], "staging does not change what was trained on"
+
+
+def test_staging_without_room_reads_the_cache_in_place(tmp_path, monkeypatch, capsys):
+    import collections
+
+    import chexpertnet.cache as cache_module
+
+    array, index = tmp_path / "c.npy", tmp_path / "c.csv"
+    np.save(array, np.zeros((4, 8, 8), dtype=np.uint8))
+    index.write_text("row,Path,digest\n")
+    Usage = collections.namedtuple("Usage", "total used free")
+    monkeypatch.setattr(cache_module.shutil, "disk_usage", lambda _: Usage(10**12, 10**12, 10**6))
+    assert cache_module.stage_cache(array, index, tmp_path / "node") is None
+    assert "reading the cache in place" in capsys.readouterr().err
+    monkeypatch.undo()
+    (tmp_path / "node").mkdir()
+    copies = cache_module.stage_cache(array, index, tmp_path / "node")
+    assert [c.read_bytes() for c in copies] == [array.read_bytes(), index.read_bytes()]
+
+
 def test_nan_through_the_cli_leaves_no_output(tiny_inputs, tmp_path):
     weights = Path(tiny_inputs[tiny_inputs.index("--train-weights") + 1])
     text = weights.read_text().splitlines()

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from chexpertnet.chexpert import DataError, parse_label, parse_path, validate_dataset
+from chexpertnet.chexpert import DataError, find_missing, parse_label, parse_path, validate_dataset
 from chexpertnet.cli import main
 
 
@@ -117,6 +117,20 @@ def test_many_missing_images_list_ten(dataset, capsys):
     edit_csv(csvs["train"], edit)
     err = assert_refused(dataset, capsys, "14 of 22 listed image(s) are missing", "... and 4 more")
     assert "study10/" in err and "study11/" not in err
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_existence_is_checked_in_parallel_and_reported_in_csv_order(tmp_path, threads):
+    root = tmp_path / "data"
+    paths = [f"CheXpert-v1.0-small/train/patient{i:05d}/study1/view1_frontal.jpg" for i in range(1, 2001)]
+    gone = {7, 511, 512, 513, 1024, 1999}  # across chunk boundaries, the last one included
+    for i, path in enumerate(paths):
+        if i not in gone:
+            (root / path).parent.mkdir(parents=True)
+            (root / path).touch()
+    (root / paths[100]).unlink()
+    (root / paths[100]).mkdir()  # a folder where an image should be is missing too
+    assert find_missing(root, paths, threads=threads, chunk=64) == [paths[i] for i in sorted(gone | {100})]
 
 
 def test_corrupt_image_named(dataset, capsys):

@@ -59,30 +59,38 @@ def frontal_substitution(frame: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, 
     drawn (seeded, with replacement) and added, so the image count stays the same. ``substitutes_for`` records the
     lateral that each added frontal replaces. Patients with only lateral images cannot be substituted and are
     dropped. ``frame`` needs columns Path, patient and view; returns (rows, report).
+
+    Output order: patients sorted; per patient its frontal images in input order, then one drawn frontal per lateral
+    in the laterals' input order. The draws are one ``Generator.integers(0, n_frontal)`` per lateral, patient by
+    patient in that order (all in one vectorised call, which numpy makes identical to one call per patient of
+    ``integers(0, n_frontal, size=k)``).
     """
     rng = np.random.default_rng(seed)
-    out, substituted, dropped = [], [], []
-    for patient, rows in frame.groupby("patient", sort=True):
-        frontal = rows[rows["view"] == "frontal"]
-        lateral = rows[rows["view"] == "lateral"]
-        if len(frontal) == 0:
-            dropped.append(patient)
-            continue
-        block = frontal.assign(substitutes_for="")
-        if len(lateral):
-            picks = rng.integers(0, len(frontal), size=len(lateral))
-            extra = frontal.iloc[picks].assign(substitutes_for=lateral["Path"].to_numpy())
-            block = pd.concat([block, extra])
-            substituted.append(patient)
-        out.append(block)
-    rows = pd.concat(out, ignore_index=True) if out else frame.iloc[:0].assign(substitutes_for="")
+    codes, patients = pd.factorize(frame["patient"], sort=True)  # patient index in sorted order, per row
+    view = frame["view"].to_numpy()
+    order = np.argsort(codes, kind="stable")  # rows grouped by patient (sorted), input order within a patient
+    frontal = order[view[order] == "frontal"]
+    lateral = order[view[order] == "lateral"]
+    n_frontal = np.bincount(codes[frontal], minlength=len(patients))
+    first_frontal = np.cumsum(n_frontal) - n_frontal  # where each patient's frontal rows start in ``frontal``
+    dropped = n_frontal == 0
+    lateral = lateral[~dropped[codes[lateral]]]  # laterals of patients that have a frontal image
+    owner = codes[lateral]
+    picks = rng.integers(0, n_frontal[owner]) if len(lateral) else np.zeros(0, dtype=np.int64)
+    substitutes = frontal[first_frontal[owner] + picks]
+    rows = np.concatenate([frontal, substitutes])
+    added = np.concatenate([np.zeros(len(frontal), dtype=bool), np.ones(len(substitutes), dtype=bool)])
+    position = np.lexsort((added, codes[rows]))  # by patient, frontals first; stable within each group
+    replaced = np.concatenate([np.full(len(frontal), "", dtype=object), frame["Path"].to_numpy()[lateral]])
+    out = frame.iloc[rows[position]].reset_index(drop=True).assign(substitutes_for=replaced[position])
+    dropped_patients = patients[dropped].tolist()
     report = {
-        "patients_substituted": len(substituted),
-        "images_substituted": int((rows["substitutes_for"] != "").sum()),
-        "patients_dropped": dropped,
-        "images_dropped": int(frame["patient"].isin(dropped).sum()),
+        "patients_substituted": len(np.unique(owner)),
+        "images_substituted": len(substitutes),
+        "patients_dropped": dropped_patients,
+        "images_dropped": int(dropped[codes].sum()),
     }
-    return rows, report
+    return out, report
 
 
 def build_manifest(

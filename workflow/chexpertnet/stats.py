@@ -1,14 +1,14 @@
 """Exact dataset statistics: mean and standard deviation of the training images in [0, 1].
 
-Pixel values are 8-bit, so the statistics follow exactly from a 256-bin integer histogram. Histograms are computed
-per cache row (in parallel chunks, mergeable by addition) and summed with each image's multiplicity in the manifest.
+Pixel values are 8-bit, so the statistics follow exactly from a 256-bin integer histogram. The cache step writes
+each image's histogram as it decodes it (chexpertnet.cache); the statistics of a view variant are those histograms
+summed with each image's multiplicity in the variant's manifest, so no variant reads the image array again.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
 
 import numpy as np
@@ -16,25 +16,12 @@ import numpy as np
 BINS = 256
 
 
-def image_histograms(array: np.ndarray, rows: Sequence[int], threads: int = 1, chunk: int = 256) -> np.ndarray:
-    """int64 histograms (len(rows), 256) of the given rows of a (N, H, W) uint8 array."""
-    rows = np.asarray(rows, dtype=np.int64)
-    out = np.zeros((len(rows), BINS), dtype=np.int64)
-
-    def work(start: int) -> None:
-        block = np.asarray(array[rows[start : start + chunk]]).reshape(-1, array.shape[1] * array.shape[2])
-        offsets = (np.arange(len(block), dtype=np.int64) * BINS)[:, None]
-        flat = np.bincount((block.astype(np.int64) + offsets).ravel(), minlength=len(block) * BINS)
-        out[start : start + len(block)] = flat.reshape(len(block), BINS)
-
-    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-        list(pool.map(work, range(0, len(rows), chunk)))
-    return out
-
-
 def weighted_histogram(histograms: np.ndarray, multiplicity: Sequence[int]) -> np.ndarray:
-    """Sum of per-image histograms, each counted ``multiplicity`` times (exact, int64)."""
-    return (np.asarray(multiplicity, dtype=np.int64)[:, None] * histograms).sum(axis=0)
+    """Sum of per-image histograms (N, 256), each counted ``multiplicity`` times (exact, int64)."""
+    multiplicity = np.asarray(multiplicity, dtype=np.int64)
+    if len(multiplicity) != len(histograms):
+        raise ValueError(f"{len(multiplicity)} multiplicities for {len(histograms)} histograms")
+    return (multiplicity[:, None] * np.asarray(histograms, dtype=np.int64)).sum(axis=0, dtype=np.int64)
 
 
 def histogram_moments(histogram: Sequence[int], scale: int = 255) -> tuple[float, float]:

@@ -1,11 +1,16 @@
 # Helpers shared by every rule: config access, the experiment table, paths, per-rule code hashes.
+import functools
 import hashlib
 import json
+import math
+import os
+import re
 import shlex
 import sys
 from pathlib import Path
 
 from snakemake_interface_executor_plugins.settings import DeploymentMethod
+from snakemake_interface_storage_plugins.exceptions import FileOrDirectoryNotFoundError
 
 PACKAGE_DIR = Path(workflow.basedir) / "workflow"
 # This checkout's package first (for the code hashes below; the jobs get it through PYTHONPATH)
@@ -74,7 +79,7 @@ DATA_FOLDER = config["dataset"].get("folder", "CheXpert-v1.0-small")
 
 
 def data_threads(n):
-    """Threads of the image steps (validate, cache, stats): n on real data; one on the phantom, whose few thousand
+    """Threads of the image steps (validate, cache): n on real data; one on the phantom, whose few thousand
     small images take seconds, so these steps never wait for two free cores while a training holds one.
     """
     return n if config["dataset"]["source"] == "chexpert" else 1
@@ -109,7 +114,116 @@ def manifest_path(views, uncertainty, split, kind="csv"):
 IMAGENET_WEIGHTS = "resources/densenet121-imagenet.pth"
 SYNTHETIC_WEIGHTS = f"{RESULTS}/pretrained/densenet121-synthetic.pt"
 GPUS_PER_TRAINING = 1 if config["train"]["device"] == "cuda" else 0
-TRAIN_RUNTIME_MIN = 60 if config["dataset"]["source"] == "phantom" else 24 * 60
+# A training on a GPU keeps two CPU threads busy: its loop (kernel launches) and the thread that prefetches batches
+# from the cache; on the CPU, train.threads compute threads besides.
+TRAINING_THREADS_ON_GPU = 2
+
+
+def train_threads():
+    if config["train"]["device"] == "cuda":
+        return TRAINING_THREADS_ON_GPU
+    return config["train"]["threads"]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Cluster requests that follow the data. Snakemake passes each job's `input` to these functions: memory follows the
+# sizes of the input files (Snakemake's input.size_mb), the training's wall time its number of images. In a dry run,
+# input files not made yet count with the size they will have: an image cache exactly (rows of its split's CSV x
+# image.cache_size squared, plus its 128-byte header), a cache's histograms as rows x 1 KB, a per-image table (cache
+# index, manifest) as its split's CSV. Without the CSVs (the phantom before it is generated), such a request shows
+# as <TBD>; Snakemake computes every request again from the real files once a job's inputs exist.
+MB = 1 << 20
+NPY_HEADER_BYTES = 128
+HISTOGRAM_ROW_BYTES = 256 * 4
+# Memory of the cache and statistics jobs: a fixed part (the cache's two 64 MB windows, decoding threads, Python)
+# plus what the per-image tables they read take in pandas, per MB of CSV. Measured at 223,414 images
+# (docs/benchmarks.md): cache 290 MB, stats 240 MB; these requests are about 4x that.
+CACHE_MEM_BASE_MB = 1000
+STATS_MEM_BASE_MB = 1000
+TABLE_MEM_PER_CSV_MB = 4
+# A training's memory: all of its inputs, so that the page cache holds the image cache whole after the first epoch
+# (cluster memory limits count it), plus the model, optimizer, batches, CUDA's host memory and the manifests.
+TRAIN_MEM_MARGIN_MB = 8000
+# A training's wall time: its images x epochs at a planning rate well below what was measured (164 images/s on an
+# H200 at 320 px; 7.4 images/s on 2 CPU cores, docs/benchmarks.md), x1.5, plus 30 minutes; at least an hour, at
+# most 23 hours (a training that runs out of time resumes from its last checkpoint when it is run again).
+TRAIN_IMAGES_PER_S_GPU = 50
+TRAIN_IMAGES_PER_S_CPU_THREAD_AT_320PX = 2
+MAX_RUNTIME_MIN = 23 * 60
+PLANNED_FILES = re.compile(
+    rf"^{re.escape(RESULTS)}/(?:cache/(?P<split>train|valid)(?P<kind>\.npy|\.histograms\.npy|\.index\.csv)"
+    r"|manifests/[^/]+/(?P<manifest_split>train|valid)\.csv)$"
+)
+
+
+@functools.cache
+def csv_rows(csv):
+    """Data rows of a CSV: its lines but the header (CheXpert's cells hold no line breaks)."""
+    lines = 0
+    with open(csv, "rb") as f:
+        for block in iter(functools.partial(f.read, 1 << 20), b""):
+            lines += block.count(b"\n")
+    return lines - 1
+
+
+def planned_mb(file):
+    """The size in MB that ``file``, an input not made yet, will have (see above); 0 for small files."""
+    m = PLANNED_FILES.match(str(file))
+    if m is None:
+        return 0.0
+    split = m["split"] or m["manifest_split"]
+    csv = split_csv(split)
+    if not os.path.exists(csv):  # the request is <TBD> until the data exist
+        raise FileOrDirectoryNotFoundError(Path(csv))
+    rows = csv_rows(csv)
+    if m["kind"] == ".npy":
+        return (NPY_HEADER_BYTES + rows * config["image"]["cache_size"] ** 2) / MB
+    if m["kind"] == ".histograms.npy":
+        return (NPY_HEADER_BYTES + rows * HISTOGRAM_ROW_BYTES) / MB
+    return os.path.getsize(csv) / MB
+
+
+def input_mb(input, names=None):
+    """MB of a job's input files (all: Snakemake's input.size_mb; or the named ones), those not made yet as
+    planned_mb says."""
+    files = list(input) if names is None else [input[name] for name in names]
+    if names is None and all(os.path.exists(f) for f in files):
+        return input.size_mb
+    return sum(
+        os.path.getsize(f) / MB if os.path.exists(f) else planned_mb(f) for f in files
+    )
+
+
+def cache_mem_mb(wildcards, input):
+    csv = input_mb(input, ["csv"])
+    return math.ceil(CACHE_MEM_BASE_MB + TABLE_MEM_PER_CSV_MB * csv)
+
+
+def stats_mem_mb(wildcards, input):
+    tables = input_mb(input, ["index", "manifest"])
+    return math.ceil(STATS_MEM_BASE_MB + TABLE_MEM_PER_CSV_MB * tables)
+
+
+def train_mem_mb(wildcards, input):
+    return math.ceil(input_mb(input) + TRAIN_MEM_MARGIN_MB)
+
+
+def train_runtime_min(wildcards, input):
+    manifest = input.train_manifest
+    images = csv_rows(manifest) if os.path.exists(manifest) else None
+    if images is None:
+        csv = split_csv("train")
+        if not os.path.exists(csv):
+            raise FileOrDirectoryNotFoundError(Path(csv))
+        # every variant has the CSV's image count (the frontal substitution keeps it)
+        images = csv_rows(csv)
+    if config["train"]["device"] == "cuda":
+        rate = TRAIN_IMAGES_PER_S_GPU
+    else:
+        scale = (320 / config["image"]["crop_size"]) ** 2
+        rate = TRAIN_IMAGES_PER_S_CPU_THREAD_AT_320PX * train_threads() * scale
+    minutes = 30 + 1.5 * images * config["train"]["epochs"] / rate / 60
+    return min(MAX_RUNTIME_MIN, max(60, math.ceil(minutes)))
 
 
 def pretrained_file():
@@ -394,7 +508,7 @@ def all_targets():
     targets += [
         f"{RESULTS}/cache/{split}{suffix}"
         for split in SPLITS
-        for suffix in (".npy", ".index.csv")
+        for suffix in (".npy", ".index.csv", ".histograms.npy")
     ]
     for views, uncertainty in experiment_variants():
         for split in SPLITS:

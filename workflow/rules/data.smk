@@ -62,6 +62,7 @@ rule cache:
     output:
         array=f"{RESULTS}/cache/{{split}}.npy",
         index=f"{RESULTS}/cache/{{split}}.index.csv",
+        histograms=f"{RESULTS}/cache/{{split}}.histograms.npy",
     log:
         f"{LOGS}/cache/{{split}}.log",
     benchmark:
@@ -71,7 +72,7 @@ rule cache:
         CONDA_ENV
     threads: data_threads(8)
     resources:
-        mem_mb=4000,
+        mem_mb=cache_mem_mb,
         runtime=240,
     params:
         size=config["image"]["cache_size"],
@@ -79,7 +80,7 @@ rule cache:
     shell:
         "python -m chexpertnet cache --csv {input.csv} --validated {input.validated}"
         " --size {params.size} --threads {threads} --out-array {output.array} --out-index {output.index}"
-        " 2> {log}"
+        " --out-histograms {output.histograms} 2> {log}"
 
 
 rule manifest:
@@ -113,7 +114,7 @@ rule manifest:
 
 rule stats:
     input:
-        array=f"{RESULTS}/cache/train.npy",
+        histograms=f"{RESULTS}/cache/train.histograms.npy",
         index=f"{RESULTS}/cache/train.index.csv",
         manifest=f"{RESULTS}/manifests/{{views}}-{{uncertainty}}/train.csv",
     output:
@@ -125,12 +126,12 @@ rule stats:
     priority: 50
     conda:
         CONDA_ENV
-    threads: data_threads(4)
+    threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=stats_mem_mb,
         runtime=60,
     params:
         code=code_hash("stats"),
     shell:
-        "python -m chexpertnet stats --cache-array {input.array} --cache-index {input.index}"
-        " --manifest {input.manifest} --threads {threads} --out {output} 2> {log}"
+        "python -m chexpertnet stats --cache-histograms {input.histograms} --cache-index {input.index}"
+        " --manifest {input.manifest} --out {output} 2> {log}"

@@ -62,11 +62,13 @@ rule train:
     priority: 5
     conda:
         CONDA_ENV
-    threads: config["train"]["threads"]
+    threads: train_threads()
     resources:
         gpu=GPUS_PER_TRAINING,
-        mem_mb=8000,
-        runtime=TRAIN_RUNTIME_MIN,
+        mem_mb=train_mem_mb,
+        runtime=train_runtime_min,
+        # 1: copy the image caches to the job's node-local temp folder first (profiles/slurm asks for it)
+        stage_cache=0,
     params:
         experiment_args=experiment_args,
         train_args=train_args(),
@@ -78,6 +80,7 @@ rule train:
         " --valid-manifest {input.valid_manifest}"
         " --train-cache {input.train_cache} {input.train_index} --valid-cache {input.valid_cache} {input.valid_index}"
         " {params.experiment_args} {params.train_args} --threads {threads} --state-dir {params.state_dir}"
+        " --stage-cache {resources.stage_cache} --scratch {resources.tmpdir}"
         " --out-model {output.model} --out-history {output.history} --out-config {output.config}"
         " --out-throughput {output.throughput} --out-epochs {output.epochs}"
         " --out-predictions {output.predictions} 2> {log}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -38,6 +39,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--log-every", type=int, default=20)
     p.add_argument("--checkpoint-every", type=int, default=100)
+    p.add_argument("--stage-cache", type=int, choices=(0, 1), default=0,
+                   help="1: copy the image caches to --scratch (node-local disk) and read them from there")
+    p.add_argument("--scratch", help="node-local folder for --stage-cache 1 (default: $TMPDIR, else the system's)")
     p.add_argument("--state-dir", required=True,
                    help="resume checkpoints (outside the outputs); used only by the same job, removed when it is done")
     p.add_argument("--out-model", required=True)
@@ -79,6 +83,28 @@ def epoch_predictions(valid_manifest: str, probabilities: list):
     return pd.concat(frames, ignore_index=True)
 
 
+def staged_caches(caches: dict[str, list[str]], scratch: str | None) -> tuple[dict[str, list[str]], list[Path]]:
+    """The caches copied to node-local scratch ({name: [array, index]}) and the folders to remove once they are
+    open; a cache for which the scratch disk lacks room stays where it is."""
+    import tempfile
+    import time
+
+    from chexpertnet.cache import stage_cache
+
+    staged, folders = {}, []
+    for name, cache in caches.items():
+        start = time.perf_counter()
+        copies = stage_cache(*cache, scratch or tempfile.gettempdir())
+        if copies is None:
+            staged[name] = cache
+            continue
+        staged[name] = [str(c) for c in copies]
+        folders.append(copies[0].parent)
+        print(json.dumps({"event": "staged", "cache": cache[0], "to": staged[name][0],
+                          "seconds": round(time.perf_counter() - start, 1)}), file=sys.stderr)  # fmt: skip
+    return staged, folders
+
+
 def run(args: argparse.Namespace) -> None:
     import numpy as np
     import pandas as pd
@@ -114,17 +140,26 @@ def run(args: argparse.Namespace) -> None:
         checkpoint_every=args.checkpoint_every,
     )  # fmt: skip
     weights = pd.read_csv(args.train_weights)[["w_negative", "w_positive", "w_uncertain"]].to_numpy(np.float64)
-    train_split = load_split(args.train_manifest, args.train_cache)
-    valid_split = load_split(args.valid_manifest, args.valid_cache)
-    fingerprint = training_fingerprint(
-        code=code_hash("train"),
-        settings={**config.settings(), "normalization": args.normalization},
-        files={"train_manifest": args.train_manifest, "train_weights": args.train_weights,
-               "valid_manifest": args.valid_manifest, "pretrained": config.pretrained_file, "stats": args.stats},
-        caches={"train": args.train_cache, "valid": args.valid_cache},
-        environment={"numeric_path": numeric_path(torch.device(args.device).type, args.fast),
-                     "torch": torch.__version__},
-    )  # fmt: skip
+    caches, staged = {"train": args.train_cache, "valid": args.valid_cache}, []
+    if args.stage_cache:
+        caches, staged = staged_caches(caches, args.scratch)
+    try:
+        train_split = load_split(args.train_manifest, caches["train"])
+        valid_split = load_split(args.valid_manifest, caches["valid"])
+        fingerprint = training_fingerprint(
+            code=code_hash("train"),
+            settings={**config.settings(), "normalization": args.normalization},
+            files={"train_manifest": args.train_manifest, "train_weights": args.train_weights,
+                   "valid_manifest": args.valid_manifest, "pretrained": config.pretrained_file, "stats": args.stats},
+            caches=caches,  # content digests: a staged copy has its original's
+            environment={"numeric_path": numeric_path(torch.device(args.device).type, args.fast),
+                         "torch": torch.__version__},
+        )  # fmt: skip
+    finally:
+        # The staged arrays are memory-mapped now: removing their names frees nothing until the process ends, but
+        # leaves nothing behind on the node however it ends.
+        for folder in staged:
+            shutil.rmtree(folder, ignore_errors=True)
     state_dir = Path(args.state_dir)
     result = train(config, train_split, valid_split, weights, state_dir, pretrained_state, fingerprint=fingerprint)
     resolved = {

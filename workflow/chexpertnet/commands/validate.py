@@ -14,7 +14,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--root", help="folder that contains CheXpert-v1.0-small/ (default: the CSVs' grandparent)")
     p.add_argument("--train-csv", required=True)
     p.add_argument("--valid-csv", required=True)
-    p.add_argument("--threads", type=int, default=1, help="threads decoding images")
+    p.add_argument("--threads", type=int, default=1, help="threads checking that the images exist and decode")
     p.add_argument("--out", required=True, help="validation report (JSON)")
 
 
