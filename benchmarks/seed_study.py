@@ -33,15 +33,18 @@ from chexpertnet.scoring import compare  # noqa: E402
 
 #: The planted effects the README claims: (experiment, observation or mean, sign of ΔAUC against the baseline).
 CLAIMS = (
-    ("frontal", "Lung Lesion", -1),  # 70% of lesions sit behind the heart: seen on the lateral view only
-    ("scratch", "mean (defined observations)", -1),  # the synthetic pretraining helps every observation
+    # the frontal-only model loses on the mean: it never sees the lateral-only findings (71% of effusions, 70% of
+    # lung lesions) and has one view of every other finding instead of two
+    ("frontal", "mean (defined observations)", -1),
+    ("scratch", "mean (defined observations)", -1),  # the synthetic pretraining helps
     ("frozen", "mean (defined observations)", -1),  # a frozen backbone pretrained on shapes, only the head trained
 )
-#: Reported without a claim: small effusions are lateral-only too (the default's models do not learn their lateral
-#: sign reliably), the views' effect on the mean, and normalization (the phantom plants no effect).
+#: Reported without a claim: the two planted lateral-only observations one by one (each has 40-80 positive patients
+#: of 200: their ΔAUC CIs are wide, and which of the two the default's models learn best varies with the seed and the
+#: numeric path), and normalization (no planted effect).
 REPORTED = (
     ("frontal", "Pleural Effusion"),
-    ("frontal", "mean (defined observations)"),
+    ("frontal", "Lung Lesion"),
     ("dataset_norm", "mean (defined observations)"),
 )
 
