@@ -55,16 +55,21 @@ def test_default_dag_builds_every_data_output(tiny_run):
     assert resolved["mean"] == [stats["mean"]] * 3 and resolved["normalization"] == "dataset"
     assert json.loads((results / "models/scratch/seed0/config.json").read_text())["init"] == "scratch"
     tables = results / "tables"
-    for stem in ("baseline", "frontal", "dataset_norm", "scratch", "comparison", "paper_vs_ours"):
+    for stem in ("history", "latest_diff"):  # the versions: no provenance of their own (each version has it)
+        assert all((tables / f"{stem}{suffix}").stat().st_size > 0 for suffix in (".csv", ".md", ".html"))
+    for stem in ("baseline", "frontal", "dataset_norm", "scratch", "frozen", "comparison", "claims", "paper_vs_ours"):
         for suffix in (".csv", ".md", ".html", ".provenance.json"):
             assert (tables / f"{stem}{suffix}").stat().st_size > 0, f"{stem}{suffix}"
     baseline = pd.read_csv(tables / "baseline.csv").set_index("observation")
     score = pd.read_csv(results / "scores/baseline/seed0.csv").set_index("observation")
     pd.testing.assert_series_equal(baseline["auc"], score["auc"])  # one seed: the table is the score step's
     pd.testing.assert_series_equal(baseline["ci_low"], score["ci_low"])
-    assert set(pd.read_csv(tables / "comparison.csv")["experiment"]) == {"frontal", "dataset_norm", "scratch"}
+    assert set(pd.read_csv(tables / "comparison.csv")["experiment"]) == {"frontal", "dataset_norm", "scratch", "frozen"}
     provenance = json.loads((tables / "comparison.provenance.json").read_text())
-    assert len(provenance["inputs"]["checkpoints"]) == 4 and len(provenance["inputs"]["manifests"]) == 4
+    assert len(provenance["inputs"]["checkpoints"]) == 5 and len(provenance["inputs"]["manifests"]) == 4
+    assert len(provenance["inputs"]["epoch_predictions"]) == 5
+    epochs = pd.read_csv(tables / "scratch.epochs.csv")
+    assert list(epochs.columns[2:]) == ["epoch_1", "epoch_2", "best_epoch"]  # the tiny config trains 2 epochs
     for png in ("roc.png", "learning_curves.png"):
         assert (results / "figures" / png).read_bytes()[:4] == b"\x89PNG"
     cam = results / "cam/baseline/seed0"

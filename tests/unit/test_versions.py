@@ -91,7 +91,7 @@ def test_history_and_latest_diff_written_beside_the_tables(tmp_path):
     assert archive_and_report(archive, write_tables(out, 0.8, 0.04), meta(resamples=500), out) == 2
     history = pd.read_csv(out / "history.csv")
     assert list(history["version"]) == [1, 2]
-    assert list(history["changed"]) == ["code: (first version)", "config: evaluation.resamples"]
+    assert list(history["changed"]) == ["first version", "config: evaluation.resamples"]
     assert list(history["mean_auc.baseline"]) == [0.8, 0.8]
     diff = diff_between(archive, 1, 2)
     assert diff["moved_columns"] == {"baseline": ["ci_high", "ci_low"]}

@@ -171,7 +171,7 @@ def history_frame(metas: Sequence[Mapping]) -> pd.DataFrame:
             "commit": (git.get("commit") or "")[:12] or None,
             "dirty": git.get("dirty"),
             "config_hash": meta.get("config_hash"),
-            "changed": describe(change),
+            "changed": describe(change) if previous is not None else "first version",
         }
         for name, value in sorted((meta.get("mean_auc") or {}).items()):
             row[f"mean_auc.{name}"] = value
