@@ -1,0 +1,100 @@
+"""CheXlocalize formats and metrics, checked against masks and values computed independently (by hand, by
+pycocotools' own encoder, by brute force)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pycocotools import mask as coco
+
+from chexpertnet import chexlocalize as L
+
+FULL = (2320, 2828)  # CheXpert-v1.0 (h, w) of an image CheXpert-v1.0-small stores as 320 x 390 (h x w)
+SMALL = (320, 390)
+
+
+def encode(mask: np.ndarray) -> dict:
+    """As CheXlocalize made its JSON: pycocotools' encode of a Fortran-ordered uint8 array, counts as text."""
+    rle = coco.encode(np.asfortranarray(mask.astype(np.uint8)))
+    return {"size": list(rle["size"]), "counts": rle["counts"].decode()}
+
+
+def test_ids_and_paths_and_names():
+    assert L.image_path("patient64541_study1_view1_frontal", "valid") == \
+        "CheXpert-v1.0-small/valid/patient64541/study1/view1_frontal.jpg"  # fmt: skip
+    assert L.image_id("CheXpert-v1.0-small/valid/patient64541/study1/view1_frontal.jpg") == \
+        "patient64541_study1_view1_frontal"  # fmt: skip
+    assert L.observation_of("Airspace Opacity") == "Lung Opacity"
+    with pytest.raises(L.LocalizeError, match=r"patient1_study1_view1_frontal: unknown pathology 'Nodule'"):
+        L.observation_of("Nodule", "patient1_study1_view1_frontal")
+    with pytest.raises(L.LocalizeError, match="not a CheXlocalize image id"):
+        L.image_path("patient1_view1", "valid")
+
+
+def test_rle_from_pycocotools_decodes_to_the_mask_it_encoded():
+    mask = np.zeros(FULL, dtype=bool)
+    mask[725:1450, 290:1160] = True  # an L shape: rows and columns must not be swapped
+    mask[1450:2030, 290:580] = True
+    decoded = L.decode_rle(encode(mask), "patient1_study1_view1_frontal")
+    assert decoded.shape == FULL and np.array_equal(decoded, mask)
+    assert not L.decode_rle(encode(np.zeros(FULL, dtype=bool))).any()  # an empty mask, as CheXlocalize stores them
+
+
+def test_full_resolution_polygon_maps_onto_the_small_image():
+    # a rectangle at full resolution, x 725..1450 and y 290..1160 (multiples of 7.25): on the small image x 100..200
+    # and y 40..160, both ends included by the polygon fill
+    polygon = [[725, 290], [1450, 290], [1450, 1160], [725, 1160]]
+    full = L.rasterize([polygon], FULL)
+    small = L.map_to_image(full, SMALL, "patient1_study1_view1_frontal")
+    rows, cols = np.flatnonzero(small.any(axis=1)), np.flatnonzero(small.any(axis=0))
+    assert abs(rows[0] - 40) <= 1 and abs(rows[-1] - 160) <= 1
+    assert abs(cols[0] - 100) <= 1 and abs(cols[-1] - 200) <= 1
+    assert small.sum() == pytest.approx(101 * 121, rel=0.03)
+    # the RLE of the same full-resolution mask maps to the same small mask
+    assert np.array_equal(L.map_to_image(L.decode_rle(encode(full)), SMALL), small)
+
+
+def test_a_mask_of_another_size_is_an_error_naming_the_id():
+    with pytest.raises(L.LocalizeError, match=r"patient9_study1_view1_frontal: mask size 2320x2320 .* matches "
+                                              r"neither the image \(320x390\)"):  # fmt: skip
+        L.map_to_image(np.zeros((2320, 2320), bool), SMALL, "patient9_study1_view1_frontal")
+    same = np.ones(SMALL, bool)
+    assert L.map_to_image(same, SMALL) is not same and L.map_to_image(same, SMALL).all()
+
+
+def brute_force_otsu(values: np.ndarray) -> float:
+    """Otsu by enumeration: the threshold t (among the values) that maximizes w0 w1 (mu0 - mu1)^2 for v < t."""
+    best, best_t = -1.0, None
+    for t in np.unique(values)[1:]:
+        low, high = values[values < t], values[values >= t]
+        score = len(low) * len(high) * (low.mean() - high.mean()) ** 2
+        if score > best:
+            best, best_t = score, t
+    return best_t
+
+
+def test_otsu_splits_as_brute_force_does():
+    rng = np.random.default_rng(0)
+    values = np.clip(np.r_[rng.normal(0.25, 0.05, 3000), rng.normal(0.7, 0.08, 1000)], 0, 1)
+    t = L.otsu_threshold(values)
+    brute = brute_force_otsu(np.round(values * 255) / 255)
+    assert np.array_equal(values >= t, values >= brute) or abs(t - brute) <= 2 / 255
+    assert 0.35 < t < 0.6
+    saliency = np.zeros((10, 10))
+    saliency[2:5, 3:7] = 5.0
+    assert np.array_equal(L.binarize(saliency), saliency > 0)
+
+
+def test_iou_hit_and_bootstrap_by_hand():
+    a = np.zeros((4, 4), bool)
+    b = np.zeros((4, 4), bool)
+    a[0:2, 0:2] = True  # 4 pixels
+    b[1:3, 1:3] = True  # 4 pixels, 1 shared
+    assert L.iou(a, b) == pytest.approx(1 / 7)
+    assert np.isnan(L.iou(np.zeros((2, 2), bool), np.zeros((2, 2), bool)))
+    saliency = np.zeros((4, 4))
+    saliency[2, 2] = 1.0
+    assert L.hit(saliency, b) and not L.hit(saliency, a)
+    mean, low, high = L.bootstrap_ci([0.0, 1.0, 1.0, 1.0], resamples=2000, seed=0)
+    assert mean == 0.75 and 0.0 <= low < 0.75 < high <= 1.0
+    assert L.bootstrap_ci([0.5] * 5) == (0.5, 0.5, 0.5)

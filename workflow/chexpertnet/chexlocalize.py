@@ -1,0 +1,172 @@
+"""CheXlocalize ground truth and metrics (issue 15, first part): reading its files, mapping them onto the images the
+workflow reads, and the benchmark's saliency metrics. Pure functions (no file I/O): the callers read the JSON.
+
+Formats (the public CheXlocalize repository):
+- ``gt_segmentations_{val,test}.json``: ``{image_id: {pathology: {"size": [h, w], "counts": "<COCO RLE>"}}}``, every
+  image with all 10 pathologies (empty masks included), encoded with pycocotools ``mask.encode`` of a Fortran-ordered
+  uint8 array;
+- ``gt_annotations_{val,test}.json``: ``{image_id: {"img_size": [h, w], pathology: [[[x, y], ...], ...]}}``, polygons
+  of the positive pathologies only.
+``image_id`` is the image's path below the split with ``/`` replaced by ``_`` (``patient64541_study1_view1_frontal``
+is ``valid/patient64541/study1/view1_frontal.jpg``); coordinates are in the full-resolution CheXpert-v1.0 pixels
+(``size`` [2320, 2828] for an image that CheXpert-v1.0-small stores 390 wide x 320 tall: the same factor on both axes).
+
+Metrics, as the benchmark computes them: the saliency map is upsampled (bilinear) to the image, min-max normalized,
+binarized by Otsu's threshold (or a given one); IoU with the true mask; the hit rate is whether the map's maximum
+falls inside the mask; 95% CIs by bootstrap over images.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+#: CheXlocalize's 10 pathologies and the CheXpert observation each one is (Airspace Opacity is Lung Opacity).
+PATHOLOGIES = {
+    "Enlarged Cardiomediastinum": "Enlarged Cardiomediastinum",
+    "Cardiomegaly": "Cardiomegaly",
+    "Lung Lesion": "Lung Lesion",
+    "Airspace Opacity": "Lung Opacity",
+    "Edema": "Edema",
+    "Consolidation": "Consolidation",
+    "Atelectasis": "Atelectasis",
+    "Pneumothorax": "Pneumothorax",
+    "Pleural Effusion": "Pleural Effusion",
+    "Support Devices": "Support Devices",
+}
+_ID = re.compile(r"^(patient\d+)_(study\d+)_(view\d+_(?:frontal|lateral))$")
+
+
+class LocalizeError(ValueError):
+    """A CheXlocalize entry the workflow cannot use; the message names the image id and what to fix."""
+
+
+def observation_of(pathology: str, image_id: str = "") -> str:
+    """The CheXpert observation of a CheXlocalize pathology name; a clear error for a name it does not know."""
+    try:
+        return PATHOLOGIES[pathology]
+    except KeyError:
+        where = f"{image_id}: " if image_id else ""
+        raise LocalizeError(
+            f"{where}unknown pathology {pathology!r}; CheXlocalize's are {', '.join(PATHOLOGIES)}"
+        ) from None
+
+
+def image_path(image_id: str, split: str, folder: str = "CheXpert-v1.0-small") -> str:
+    """``patient64541_study1_view1_frontal`` -> ``<folder>/<split>/patient64541/study1/view1_frontal.jpg``."""
+    m = _ID.match(image_id)
+    if not m:
+        raise LocalizeError(f"{image_id!r} is not a CheXlocalize image id (patientN_studyN_viewN_frontal|lateral)")
+    return f"{folder}/{split}/{m.group(1)}/{m.group(2)}/{m.group(3)}.jpg"
+
+
+def image_id(path: str) -> str:
+    """The inverse of :func:`image_path`: the id of ``.../<split>/patientN/studyN/viewN_x.jpg``."""
+    parts = path.rsplit("/", 3)
+    if len(parts) < 4 or not parts[-1].endswith(".jpg"):
+        raise LocalizeError(f"{path!r} is not a CheXpert image path (.../patientN/studyN/viewN_frontal.jpg)")
+    return "_".join([parts[-3], parts[-2], parts[-1][: -len(".jpg")]])
+
+
+def decode_rle(entry: Mapping, image_id: str = "") -> np.ndarray:
+    """A segmentation entry ``{"size": [h, w], "counts": str}`` -> (h, w) bool mask (pycocotools, the field's
+    library)."""
+    from pycocotools import mask as coco
+
+    try:
+        h, w = (int(v) for v in entry["size"])
+        counts = entry["counts"]
+        rle = {"size": [h, w], "counts": counts.encode() if isinstance(counts, str) else counts}
+        return coco.decode(rle).astype(bool)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise LocalizeError(
+            f"{image_id}: not a COCO RLE entry ({exc}); expected {{'size': [h, w], 'counts': ...}}"
+        ) from exc
+
+
+def rasterize(polygons: Sequence[Sequence[Sequence[float]]], size_hw: Sequence[int]) -> np.ndarray:
+    """Polygons ``[[[x, y], ...], ...]`` in pixel coordinates -> (h, w) bool mask (their union)."""
+    h, w = (int(v) for v in size_hw)
+    canvas = Image.new("L", (w, h), 0)
+    draw = ImageDraw.Draw(canvas)
+    for polygon in polygons:
+        points = [(float(x), float(y)) for x, y in polygon]
+        if len(points) >= 3:
+            draw.polygon(points, fill=1, outline=1)
+    return np.asarray(canvas, dtype=bool)
+
+
+def map_to_image(mask: np.ndarray, image_hw: Sequence[int], image_id: str = "", tolerance: float = 0.02) -> np.ndarray:
+    """A mask in CheXlocalize's pixels -> the mask on the image the workflow reads (nearest neighbour).
+
+    The mask is the image's size, or a multiple of it with the same factor on both axes (the full-resolution image of
+    a downscaled one, e.g. 7.25); any other size is an error naming the id.
+    """
+    h, w = (int(v) for v in image_hw)
+    mh, mw = mask.shape
+    if (mh, mw) == (h, w):
+        return mask.astype(bool)
+    fy, fx = mh / h, mw / w
+    if abs(fy - fx) > tolerance * max(fy, fx):
+        raise LocalizeError(
+            f"{image_id}: mask size {mh}x{mw} (h x w) matches neither the image ({h}x{w}) nor a full-resolution "
+            f"size with one factor on both axes ({fy:.3f} vs {fx:.3f}); check that the truth belongs to this dataset"
+        )
+    resized = Image.fromarray(mask.astype(np.uint8) * 255).resize((w, h), Image.Resampling.NEAREST)
+    return np.asarray(resized) > 127
+
+
+def normalize(saliency: np.ndarray) -> np.ndarray:
+    """Min-max normalized to [0, 1] (a constant map becomes all zeros)."""
+    s = np.asarray(saliency, dtype=np.float64)
+    low, high = float(s.min()), float(s.max())
+    return np.zeros_like(s) if high <= low else (s - low) / (high - low)
+
+
+def otsu_threshold(values: np.ndarray, bins: int = 256) -> float:
+    """Otsu's threshold of values in [0, 1]: the bin edge that maximizes the between-class variance."""
+    hist, edges = np.histogram(np.asarray(values, dtype=np.float64).ravel(), bins=bins, range=(0.0, 1.0))
+    p = hist.astype(np.float64) / max(1, hist.sum())
+    centers = (edges[:-1] + edges[1:]) / 2
+    w0 = np.cumsum(p)
+    mu0 = np.cumsum(p * centers)
+    total = mu0[-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        between = (total * w0 - mu0) ** 2 / (w0 * (1 - w0))
+    between[~np.isfinite(between)] = -1.0
+    k = int(np.argmax(between))
+    return float(edges[k + 1])
+
+
+def binarize(saliency: np.ndarray, threshold: float | None = None) -> np.ndarray:
+    """The normalized map above ``threshold`` (Otsu's when None)."""
+    s = normalize(saliency)
+    t = otsu_threshold(s) if threshold is None else threshold
+    return s >= t
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over union of two masks (NaN when both are empty)."""
+    union = np.logical_or(a, b).sum()
+    return float(np.logical_and(a, b).sum() / union) if union else float("nan")
+
+
+def hit(saliency: np.ndarray, mask: np.ndarray) -> bool:
+    """Whether the map's maximum (the first, in row-major order, on ties) lies inside the mask."""
+    y, x = np.unravel_index(int(np.argmax(saliency)), saliency.shape)
+    return bool(mask[y, x])
+
+
+def bootstrap_ci(values: Sequence[float], resamples: int = 1000, seed: int = 0, level: float = 0.95) -> tuple:
+    """(mean, low, high): the mean of ``values`` and its percentile bootstrap CI over the values (images)."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[~np.isnan(v)]
+    if not len(v):
+        return float("nan"), float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    means = v[rng.integers(0, len(v), size=(resamples, len(v)))].mean(axis=1)
+    tail = (1 - level) / 2 * 100
+    return float(v.mean()), float(np.percentile(means, tail)), float(np.percentile(means, 100 - tail))
