@@ -98,3 +98,65 @@ def test_iou_hit_and_bootstrap_by_hand():
     mean, low, high = L.bootstrap_ci([0.0, 1.0, 1.0, 1.0], resamples=2000, seed=0)
     assert mean == 0.75 and 0.0 <= low < 0.75 < high <= 1.0
     assert L.bootstrap_ci([0.5] * 5) == (0.5, 0.5, 0.5)
+
+
+# --- chexpertnet truth: a CheXlocalize file as the workflow's truth table ---------------------------------------------
+def truth_args(tmp_path, root, json_file):
+    return ["truth", "--chexlocalize", str(json_file), "--split", "valid", "--root", str(root),
+            "--out", str(tmp_path / "truth.csv")]  # fmt: skip
+
+
+def test_truth_writes_masks_on_the_datasets_images_from_either_kind(dataset, tmp_path):
+    import json
+
+    import pandas as pd
+    from PIL import Image
+
+    from chexpertnet.cli import main
+
+    root, _ = dataset  # valid/patient00010/study1/view1_frontal.jpg is 40 wide x 48 tall
+    full = (348, 290)  # the same image at 7.25x (h, w)
+    lesion = np.zeros(full, bool)
+    lesion[72:145, 145:218] = True  # rows 10-19, columns 20-29 on the small image (divided by 7.25)
+    segmentations = {"patient00010_study1_view1_frontal": {
+        "Lung Lesion": encode(lesion), "Airspace Opacity": encode(np.zeros(full, bool))}}  # fmt: skip
+    seg_file = tmp_path / "gt_segmentations_val.json"
+    seg_file.write_text(json.dumps(segmentations))
+    assert main(truth_args(tmp_path, root, seg_file)) == 0
+    table = pd.read_csv(tmp_path / "truth.csv")
+    assert table.to_dict("records") == [{
+        "Path": "CheXpert-v1.0-small/valid/patient00010/study1/view1_frontal.jpg", "observation": "Lung Lesion",
+        "mask": "truth_masks/patient00010_study1_view1_frontal_Lung_Lesion.png"}]  # the empty mask: no row
+    with Image.open(tmp_path / table.loc[0, "mask"]) as img:
+        mask = np.asarray(img) > 0
+    assert mask.shape == (48, 40)
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    assert (rows[0], rows[-1], cols[0], cols[-1]) == (10, 19, 20, 29)
+    # the polygons of the same lesion give the same mask
+    annotations = {"patient00010_study1_view1_frontal": {
+        "img_size": list(full), "Lung Lesion": [[[145, 72], [217.5, 72], [217.5, 144.5], [145, 144.5]]]}}  # fmt: skip
+    ann_file = tmp_path / "gt_annotations_val.json"
+    ann_file.write_text(json.dumps(annotations))
+    assert main(truth_args(tmp_path, root, ann_file)) == 0
+    with Image.open(tmp_path / "truth_masks/patient00010_study1_view1_frontal_Lung_Lesion.png") as img:
+        assert np.array_equal(np.asarray(img) > 0, mask)
+
+
+@pytest.mark.parametrize(("entry", "message"), [
+    ({"patient00099_study1_view1_frontal": {"Lung Lesion": "x"}}, "image id patient00099_study1_view1_frontal has no "
+                                                                   "image"),
+    ({"patient00010_study1_view1_frontal": {"Nodule": "x"}}, "unknown pathology 'Nodule'"),
+    ({"patient00010_study1_view1_frontal": {"img_size": [300, 300], "Edema": [[[0, 0], [5, 0], [5, 5]]]}},
+     "mask size 300x300 (h x w) matches neither the image (48x40)"),
+])  # fmt: skip
+def test_truth_rejects_bad_entries_naming_the_id_and_leaves_nothing(dataset, tmp_path, capsys, entry, message):
+    import json
+
+    from chexpertnet.cli import main
+
+    root, _ = dataset
+    bad = tmp_path / "gt.json"
+    bad.write_text(json.dumps(entry))
+    assert main(truth_args(tmp_path, root, bad)) == 2
+    assert message in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "gt.json"]  # no CSV, no masks, no staging folder

@@ -24,6 +24,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from PIL import Image, ImageDraw
 
+from chexpertnet.chexpert import DataError
+
 #: CheXlocalize's 10 pathologies and the CheXpert observation each one is (Airspace Opacity is Lung Opacity).
 PATHOLOGIES = {
     "Enlarged Cardiomediastinum": "Enlarged Cardiomediastinum",
@@ -40,7 +42,7 @@ PATHOLOGIES = {
 _ID = re.compile(r"^(patient\d+)_(study\d+)_(view\d+_(?:frontal|lateral))$")
 
 
-class LocalizeError(ValueError):
+class LocalizeError(DataError):
     """A CheXlocalize entry the workflow cannot use; the message names the image id and what to fix."""
 
 
