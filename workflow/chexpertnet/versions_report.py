@@ -18,7 +18,7 @@ import pandas as pd
 from chexpertnet import versions as V
 from chexpertnet.fileio import write_text
 from chexpertnet.markup import html_page, markdown
-from chexpertnet.observations import ABBREVIATIONS
+from chexpertnet.observations import ABBREVIATIONS, OBSERVATIONS
 
 PAUSE_ENV = "CHEXPERTNET_PAUSE_ARCHIVE"  # tests: a marker file to create before the version is renamed into place
 IGNORED_PROVENANCE = ("created", "outputs.")  # differ on every regeneration
@@ -79,19 +79,12 @@ def auc_delta_grid(cells: pd.DataFrame, experiments: Sequence[str]) -> pd.DataFr
     for name in experiments:
         own = cells[(cells["table"] == name) & (cells["column"] == "auc")]
         by_row = dict(zip(own["row"], own["delta"], strict=True))
-        abbreviations = dict(zip(_observation_names(), ABBREVIATIONS, strict=True))
         row = {"experiment": name}
-        for full, abbreviation in abbreviations.items():
+        for full, abbreviation in zip(OBSERVATIONS, ABBREVIATIONS, strict=True):
             row[abbreviation] = _fmt(by_row.get(full), 3, sign=True)
         row["mean"] = _fmt(by_row.get("mean (defined observations)"), 3, sign=True)
         rows.append(row)
     return pd.DataFrame(rows)
-
-
-def _observation_names() -> list[str]:
-    from chexpertnet.observations import OBSERVATIONS
-
-    return list(OBSERVATIONS)
 
 
 def diff_between(archive: str | os.PathLike, old: int, new: int) -> dict:

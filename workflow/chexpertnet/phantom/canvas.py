@@ -197,6 +197,17 @@ class Scene:
         self.visible[name] = False
         self.boxes[name] = None
 
+    def paint(self, density: np.ndarray, painters: Mapping) -> Scene:
+        """Run the painters of the findings present, keep the anatomy alone as ``base`` and add every layer."""
+        for name, painter in painters.items():
+            if name in self.findings:
+                painter(self, self.findings[name])
+        self.base = density.copy()
+        for layer in self.layers.values():
+            density += layer
+        self.density = density
+        return self
+
 
 def ray_table(rng: np.random.Generator, n: int = 720) -> np.ndarray:
     """Angular profile of vessel rays: ~50 thin rays of varied strength around a hilum."""

@@ -147,14 +147,7 @@ def render_frontal(
     seg = 0.8 + 0.2 * soft((np.cos(svv * (2 * math.pi / 0.043)) + 0.3) * 4.0)
     density[ssl] += 0.1 * soft((0.034 - np.abs(su)) * (cv.ux / 2.0)) * seg
 
-    for name, painter in FRONTAL_PAINTERS.items():
-        if name in findings:
-            painter(sc, findings[name])
-    sc.base = density.copy()
-    for layer in sc.layers.values():
-        density += layer
-    sc.density = density
-    return sc
+    return sc.paint(density, FRONTAL_PAINTERS)
 
 
 def _vessels(cv: Canvas, geo: FrontalGeometry, seed: int) -> np.ndarray:

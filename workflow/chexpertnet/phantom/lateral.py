@@ -108,11 +108,4 @@ def render_lateral(
     density[lsl] += vessels
     sc.extra["vessels"] = (lsl, vessels)
 
-    for name, painter in LATERAL_PAINTERS.items():
-        if name in findings:
-            painter(sc, findings[name])
-    sc.base = density.copy()
-    for layer in sc.layers.values():
-        density += layer
-    sc.density = density
-    return sc
+    return sc.paint(density, LATERAL_PAINTERS)

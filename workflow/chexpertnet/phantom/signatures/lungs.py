@@ -93,21 +93,19 @@ def lung_lesion_frontal(sc: Scene, f: Finding) -> None:
     if f.variant == 1:  # retrocardiac: hidden by the heart on the frontal view
         sc.hidden("Lung Lesion")
         return
-    cv = sc.cv
-    pu, pv = sc.geo.point(f.side, f.lateral, f.vertical)
-    rad = LESION_RADIUS[0] + LESION_RADIUS[1] * f.severity
-    rv = rad * cv.ux / cv.vy
-    sl = cv.ellipse_window(pu, pv, rad, rv)
-    amp = LESION_AMP[0] + LESION_AMP[1] * f.severity
-    sc.layer("Lung Lesion")[sl] += amp * cv.ellipse(sl, pu, pv, rad, rv, edge=1.2, profile=True)
-    sc.done("Lung Lesion")
+    _nodule(sc, f, *sc.geo.point(f.side, f.lateral, f.vertical))
 
 
 def lung_lesion_lateral(sc: Scene, f: Finding) -> None:
-    cv = sc.cv
     pu, pv = sc.geo.point(f.depth, f.vertical)
     if f.variant == 1:  # retrocardiac space: behind the heart, in front of the spine
         pu, pv = RETROCARDIAC[0] + 0.15 * (f.depth - 0.62), RETROCARDIAC[1] + 0.25 * (f.vertical - 0.73)
+    _nodule(sc, f, pu, pv)
+
+
+def _nodule(sc: Scene, f: Finding, pu: float, pv: float) -> None:
+    """A round dense nodule at frame point (pu, pv), its size and density growing with the severity."""
+    cv = sc.cv
     rad = LESION_RADIUS[0] + LESION_RADIUS[1] * f.severity
     rv = rad * cv.ux / cv.vy
     sl = cv.ellipse_window(pu, pv, rad, rv)
