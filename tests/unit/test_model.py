@@ -57,3 +57,18 @@ def test_backbone_from_torchvision_state_dict_old_and_new_keys():
         torch.testing.assert_close(loaded, source["features.conv0.weight"])
         torch.testing.assert_close(model.densenet.classifier.weight, head)
     assert set(backbone_state(source)) == set(CheXpertNet().densenet.features.state_dict())
+
+
+def test_logits_are_fp32_under_bf16_autocast():
+    """The backbone may run in bf16, the head does not: the logits equal the fp32 classifier applied to the pooled
+    features (so probabilities are not rounded to bf16's 8 bits, which would tie patients' scores)."""
+    torch.manual_seed(0)
+    model = CheXpertNet().eval()
+    images = torch.randint(0, 256, (3, 64, 64), dtype=torch.uint8)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        logits = model(images)
+        pooled = torch.flatten(torch.nn.functional.adaptive_avg_pool2d(model.feature_maps(images), 1), 1)
+    assert pooled.dtype == torch.bfloat16 and logits.dtype == torch.float32
+    expected = pooled.float() @ model.densenet.classifier.weight.T + model.densenet.classifier.bias
+    torch.testing.assert_close(logits.reshape(3, -1), expected, rtol=0, atol=1e-6)
+    assert len(torch.unique(logits)) == logits.numel()  # no ties from rounding
