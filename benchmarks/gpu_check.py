@@ -11,6 +11,7 @@ an overall time budget (parts that no longer fit are skipped, and the summary sa
   train      the real `python -m chexpertnet train` end to end on the GPU, on a phantom made with the project's
              own CLI (phantom -> validate -> cache 364 -> manifest), the paper's GPU settings
              (config/chexpert.yaml: crop 320, batch 16, --fast --no-deterministic, threads 8); its throughput.json
+  train_compiled  the same with --compile reduce-overhead (train.compile: torch.compile + CUDA graphs)
   compile    torch.compile (default mode) of the model, optimizer eager; eager vs compiled loss/gradient check
   cudagraphs torch.compile mode="reduce-overhead" (CUDA graphs) of the model, optimizer eager
   mmap       read rate of a cold memory-mapped uint8 cache (N, 364, 364): random batches of 16 rows (as training
@@ -612,6 +613,8 @@ class Runner:
         env = dict(os.environ)
         env["PYTHONPATH"] = str(self.pkg) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         env["PYTHONUNBUFFERED"] = "1"
+        if self.args.compile_backend and self.args.compile_backend != "inductor":  # the train command's compiler too
+            env["CHEXPERTNET_COMPILE_BACKEND"] = self.args.compile_backend
         return env
 
     def run_cmd(self, cmd: list[str], timeout: float, log_file: Path | None = None) -> dict:
@@ -732,10 +735,10 @@ class Runner:
             out["count_error"] = str(exc)
         return out
 
-    def train_cmd(self, deterministic: bool) -> dict:
+    def train_cmd(self, deterministic: bool, compile_mode: str = "off") -> dict:
         a = self.args
         d = self.scratch / "data"
-        name = "train_det" if deterministic else "train"
+        name = "train_det" if deterministic else "train" if compile_mode == "off" else f"train_{compile_mode}"
         run_dir = self.scratch / name
         shutil.rmtree(run_dir, ignore_errors=True)
         run_dir.mkdir(parents=True)
@@ -746,16 +749,18 @@ class Runner:
                "--train-cache", str(d / "cache_train.npy"), str(d / "cache_train.index.csv"),
                "--valid-cache", str(d / "cache_valid.npy"), str(d / "cache_valid.index.csv"),
                "--init", "scratch", "--normalization", "imagenet",
-               "--batch-size", str(s["batch"]), "--epochs", "1", "--lr", "0.0001", "--betas", "0.9", "0.999",
+               "--batch-size", str(s["batch"]), "--lr", "0.0001", "--betas", "0.9", "0.999",
                "--crop-size", str(s["crop"]), "--hflip", "--device", a.device, "--fast",
-               "--deterministic" if deterministic else "--no-deterministic",
-               "--threads", str(a.train_threads), "--log-every", "100", "--checkpoint-every", "1000",
+               "--deterministic" if deterministic else "--no-deterministic", "--compile", compile_mode,
+               "--epochs", str(a.train_epochs), "--threads", str(a.train_threads), "--log-every", "100",
+               "--checkpoint-every", "1000",
                "--state-dir", str(run_dir / "state"), "--out-model", str(run_dir / "model.pt"),
                "--out-history", str(run_dir / "history.jsonl"), "--out-config", str(run_dir / "config.json"),
                "--out-throughput", str(run_dir / "throughput.json")]  # fmt: skip
         log = self.out / f"{name}.log"
         log.unlink(missing_ok=True)
-        r = self.run_cmd(cmd, timeout=min(a.train_timeout, self.left() - 3), log_file=log)
+        cap = a.train_timeout + (a.compile_timeout if compile_mode != "off" else 0)
+        r = self.run_cmd(cmd, timeout=min(cap, self.left() - 3), log_file=log)
         out = {"command": "python -m chexpertnet " + " ".join(cmd[3:]).replace(str(ROOT) + "/", ""),
                "rc": r["rc"], "wall_s": r["seconds"], "timed_out": r["timed_out"]}  # fmt: skip
         tp = run_dir / "throughput.json"
@@ -799,6 +804,9 @@ class Runner:
                 if self.results.get("data_prep", {}).get("ok") else self.skip("train_cmd", "no data")),
             # the mmap part (disk, one core) runs beside the compile part's first minute (compilation); the compile
             # part's timed steps come after that
+            ("train_compiled", lambda: self.inline("train_cmd_reduce_overhead", 150, self.train_cmd, False,
+                                                   "reduce-overhead")
+                if self.results.get("data_prep", {}).get("ok") else self.skip("train_cmd_reduce_overhead", "no data")),
             ("compile", lambda: self.child("compile", 90, 240,
                                            beside=("mmap", 35, 90) if self.mmap_beside() else None)),
             ("cudagraphs", lambda: self.child("cudagraphs", 75, 200)),
@@ -808,7 +816,7 @@ class Runner:
                 if self.results.get("data_prep", {}).get("ok") else self.skip("train_cmd_deterministic", "no data")),
         ]  # fmt: skip
         for key, fn in plan:
-            if only and key not in only and not (key == "data" and "train" in only):
+            if only and key not in only and not (key == "data" and only & {"train", "train_compiled", "train_det"}):
                 continue
             try:
                 fn()
@@ -887,7 +895,7 @@ class Runner:
             else:
                 lines.append(f"Data prep FAILED: {dp.get('error')}")
             lines.append("")
-        for key in ("train_cmd", "train_cmd_deterministic"):
+        for key in ("train_cmd", "train_cmd_reduce_overhead", "train_cmd_deterministic"):
             t = r.get(key)
             if not t:
                 continue
@@ -895,7 +903,10 @@ class Runner:
                 tp = t.get("throughput", {})
                 lines.append(f"{key}: {tp.get('images')} images, images_per_s {tp.get('images_per_s', 0):.1f}, "
                              f"data_wait_fraction {tp.get('data_wait_fraction', 0):.4f}, loop seconds "
-                             f"{tp.get('seconds')}, wall {t['wall_s']} s (process start to exit, incl. "
+                             f"{tp.get('seconds')}; after the first {tp.get('warmup_steps')} steps "
+                             f"({tp.get('warmup_seconds')} s): images_per_s {tp.get('images_per_s_after_warmup')}, "
+                             f"data_wait_fraction {tp.get('data_wait_fraction_after_warmup')}; "
+                             f"wall {t['wall_s']} s (process start to exit, incl. "
                              f"validation and checkpoint), valid mean AUC {t.get('valid_mean_auc')}.")  # fmt: skip
                 lines.append(f"  `{t['command']}`")
             else:
@@ -943,12 +954,14 @@ def main() -> None:
     p.add_argument("--valid-patients", type=int, default=None)
     p.add_argument("--train-threads", type=int, default=8, help="train --threads (config/chexpert.yaml: 8)")
     p.add_argument("--train-timeout", type=float, default=150.0)
+    p.add_argument("--compile-timeout", type=float, default=240.0, help="added to --train-timeout when compiling")
+    p.add_argument("--train-epochs", type=int, default=1)
     p.add_argument("--mmap-gb", type=float, default=3.0)
     p.add_argument("--mmap-seconds", type=float, default=8.0, help="cap on each mmap read pass")
     p.add_argument("--mmap-alone", action="store_true", help="run the mmap part on its own, not beside compile")
     p.add_argument("--compile-backend", default=None, help="default inductor (aot_eager with --smoke)")
     p.add_argument("--only", default=None, help="comma-separated parts: env,eager,data,train,compile,cudagraphs,"
-                   "mmap,fullstep,train_det")  # fmt: skip
+                   "mmap,fullstep,train_det,train_compiled")  # fmt: skip
     p.add_argument("--package", default=None, help="folder holding the chexpertnet package")
     p.add_argument("--scratch", default=str(ROOT / ".gpucheck_scratch"))
     # child-process arguments

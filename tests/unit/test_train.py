@@ -421,3 +421,28 @@ def test_cuda_unavailable_names_the_wheel_the_driver_and_the_fix(monkeypatch):
     with pytest.raises(RuntimeError, match=r"needs an NVIDIA driver >= "):
         train(tiny_config(device="cuda"), tiny_split(12, 0), tiny_split(8, 1), WEIGHTS, Path("/nonexistent"),
               log=lambda r: None)  # fmt: skip
+
+
+def test_the_rate_after_warmup_leaves_out_the_first_steps():
+    from chexpertnet.train import WARMUP_STEPS, warm_rates
+
+    # 10 warm-up steps took 30 s (compiling) and 1 s of waiting; then 90 more steps of 16 images in 9 s + 1 s wait
+    rates = warm_rates((160, 30.0, 1.0), 1600, 39.0, 2.0)
+    assert rates == {"warmup_steps": WARMUP_STEPS, "warmup_seconds": 31.0, "images_per_s_after_warmup": 144.0,
+                     "data_wait_fraction_after_warmup": 0.1}  # fmt: skip
+    assert warm_rates(None, 64, 3.0, 0.5)["images_per_s_after_warmup"] is None  # fewer steps than the warm-up
+    assert warm_rates((160, 30.0, 1.0), 160, 30.01, 1.0)["images_per_s_after_warmup"] is None  # none after it
+
+
+def test_throughput_reports_the_steady_rate_of_a_longer_run(tmp_path):
+    from chexpertnet.train import WARMUP_STEPS
+
+    config = tiny_config(batch_size=2, epochs=1, log_every=5)
+    result = train(config, tiny_split(2 * (WARMUP_STEPS + 4), 0), tiny_split(8, 1), WEIGHTS, tmp_path,
+                   log=lambda r: None)  # fmt: skip
+    t = result["throughput"]
+    assert t["steps"] == WARMUP_STEPS + 4 and t["images"] == 2 * (WARMUP_STEPS + 4)
+    assert 0 < t["warmup_seconds"] < t["seconds"]
+    steady_seconds = 2 * 4 / t["images_per_s_after_warmup"]
+    assert steady_seconds == pytest.approx(t["seconds"] - t["warmup_seconds"], abs=2e-3)
+    assert 0 <= t["data_wait_fraction_after_warmup"] < 1

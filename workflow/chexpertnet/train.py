@@ -40,6 +40,7 @@ from chexpertnet.model import IMAGENET_MEAN, IMAGENET_STD, CheXpertNet, load_bac
 from chexpertnet.numerics import autocast_for, derived_seed, numeric_path, seed_everything, use_channels_last
 
 RESUME_FILE = "resume.pt"
+WARMUP_STEPS = 10  # throughput.json also reports the rate after this process's first steps (autotuning, compiling)
 PAUSE_ENV = "CHEXPERTNET_PAUSE_AT_STEP"
 PAUSED_PREFIX = "paused-at-step"
 
@@ -65,6 +66,7 @@ class TrainConfig:
     device: str = "cpu"
     fast: bool = True  # bf16 autocast + channels_last where supported
     deterministic: bool = True
+    compile: str = "off"  # off | default | reduce-overhead (torch.compile of the model's training forward/backward)
     threads: int = 1
     log_every: int = 20
     checkpoint_every: int = 100
@@ -148,6 +150,29 @@ def build_model(config: TrainConfig, pretrained_state: dict | None) -> CheXpertN
     if config.init == "frozen":
         model.densenet.features.requires_grad_(False)
     return model
+
+
+COMPILE_MODES = ("off", "default", "reduce-overhead")
+COMPILE_BACKEND_ENV = "CHEXPERTNET_COMPILE_BACKEND"  # tests on the CPU: aot_eager (the same graphs, no code generation)
+
+
+def compiled_forward(model: CheXpertNet, mode: str) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The model's training forward (and, through autograd, its backward) for ``train.compile``.
+
+    ``off``: the model itself. ``default``: torch.compile (Inductor fuses the element-wise work). ``reduce-overhead``:
+    the same plus CUDA graphs, which replay the whole forward and the whole backward with one launch each (at batch
+    16 an eager DenseNet-121 step is bound by ~2,000 kernel launches: 5.5x faster on an H200, docs/benchmarks.md).
+    Training batches all have the same shape (full batches only), so one graph serves every step. Only the
+    training forward is compiled: evaluation, checkpoints and CAMs use ``model`` itself (no recompilation when the
+    model switches to eval mode, and state dict keys without the ``_orig_mod.`` prefix). The optimizer step stays
+    eager: on CUDA it is fused Adam, a handful of launches.
+    """
+    if mode not in COMPILE_MODES:
+        raise ValueError(f"train.compile is {mode!r}; use one of {', '.join(COMPILE_MODES)}")
+    if mode == "off":
+        return model
+    backend = os.environ.get(COMPILE_BACKEND_ENV) or "inductor"
+    return torch.compile(model, mode=None if mode == "default" else mode, backend=backend, fullgraph=True)
 
 
 def set_training_mode(model: CheXpertNet, config: TrainConfig) -> None:
@@ -264,6 +289,22 @@ def evaluate(model: CheXpertNet, split: Split, config: TrainConfig, device: torc
     return {"valid_loss": loss, "valid_auc": auc, "valid_mean_auc": mean_defined(auc), "probabilities": probabilities}
 
 
+def warm_rates(warm: tuple[int, float, float] | None, images: int, step_s: float, wait_s: float) -> dict:
+    """images/s and data-wait fraction after the first WARMUP_STEPS steps of this process (cuDNN autotuning and
+    compilation happen there): the steady rate a long run sees. Host-side time; on a GPU the step's kernels overlap
+    the next step's launch, and every log record and checkpoint synchronizes, so over many steps it is the GPU's."""
+    if warm is None or images == warm[0]:
+        return {"warmup_steps": WARMUP_STEPS, "warmup_seconds": None, "images_per_s_after_warmup": None,
+                "data_wait_fraction_after_warmup": None}  # fmt: skip
+    seconds = (step_s - warm[1]) + (wait_s - warm[2])
+    return {
+        "warmup_steps": WARMUP_STEPS,
+        "warmup_seconds": round(warm[1] + warm[2], 3),
+        "images_per_s_after_warmup": (images - warm[0]) / seconds if seconds > 0 else None,
+        "data_wait_fraction_after_warmup": (wait_s - warm[2]) / seconds if seconds > 0 else None,
+    }
+
+
 def settings_fingerprint(config: TrainConfig) -> dict:
     """The fingerprint of an in-process training whose inputs are given as arrays (tests, benchmarks): its settings
     and numeric path. `chexpertnet train` adds the code and the content of every input file."""
@@ -320,6 +361,9 @@ def train(
         model.to_channels_last()
     model.to(device)
     set_training_mode(model, config)
+    forward = compiled_forward(model, config.compile)
+    graphs = config.compile == "reduce-overhead" and device.type == "cuda"
+    log({"event": "compile", "mode": config.compile, "cuda_graphs": graphs})
     trained = [p for p in model.parameters() if p.requires_grad]
     # fused Adam on GPUs: one kernel for every parameter instead of several per tensor (measured 1.10x per step at
     # batch 16 on an H200, docs/benchmarks.md); the CPU keeps the reference implementation
@@ -360,6 +404,7 @@ def train(
     epoch_steps = steps_per_epoch(len(train_split), config.batch_size)
     watch = LossWatch(config, epoch_steps, device)
     images_seen, step_seconds, wait_seconds = 0, 0.0, 0.0
+    warm: tuple[int, float, float] | None = None  # (images, step s, wait s) after WARMUP_STEPS of this process
     progress = tqdm(total=epoch_steps * config.epochs, initial=epoch * epoch_steps + batch, file=sys.stderr,
                     desc=f"train {config.experiment} seed {config.seed}", mininterval=10, unit="step")  # fmt: skip
     steps_this_run = 0
@@ -372,8 +417,10 @@ def train(
                 if crops is not None:
                     images = crop_flip_gather(images, *crops, config.crop_size)
                 targets, mask = targets.to(device, non_blocking=True), mask.to(device, non_blocking=True)
+                if graphs:  # a new iteration: the previous step's graph outputs may be overwritten
+                    torch.compiler.cudagraph_mark_step_begin()
                 with autocast_context(config):
-                    logits = model(images)
+                    logits = forward(images)
                 loss = weighted_cross_entropy(logits.float(), targets, mask, class_weights)
                 # no host sync per step: the first non-finite loss is remembered on the device and checked (one
                 # sync) before every log record, checkpoint and evaluation, so nothing is written after it
@@ -389,8 +436,11 @@ def train(
                 wait_seconds += got_batch - tick
                 step_seconds += done - got_batch
                 images_seen += len(targets)
-                tick = done
                 progress.update(1)
+                if steps_this_run == WARMUP_STEPS:
+                    if device.type == "cuda":  # once: the warm-up's queued kernels belong to the warm-up
+                        torch.cuda.synchronize(device)
+                    warm = (images_seen, step_seconds + time.perf_counter() - done, wait_seconds)
                 if step % config.log_every == 0:
                     watch.check()
                     record = {"event": "train", "epoch": epoch + 1, "step": step,
@@ -403,7 +453,12 @@ def train(
                     checkpoint(epoch, batch)
                 if stop_after_steps is not None and steps_this_run >= stop_after_steps:
                     return {"stopped": True, "step": step}
+                # the syncs above (log records, checkpoints, the warm-up mark) wait for the GPU's queued steps: step
+                # time, not data wait
+                tick = time.perf_counter()
+                step_seconds += tick - done
             watch.check()
+            step_seconds += time.perf_counter() - tick  # the epoch's last queued steps
             metrics = evaluate(model, valid_split, config, device)
             epoch_probabilities.append(metrics.pop("probabilities"))
             epoch, batch = epoch + 1, 0
@@ -419,8 +474,10 @@ def train(
         "seconds": round(total, 3),
         "images_per_s": images_seen / total if total else None,
         "data_wait_fraction": wait_seconds / total if total else None,
+        **warm_rates(warm, images_seen, step_seconds, wait_seconds),
         "device": str(device),
         "numeric_path": numeric_path(device.type, config.fast),
+        "compile": config.compile,
         "threads": config.threads,
     }
     return {"model": model, "optimizer": optimizer, "history": history, "throughput": throughput, "epoch": epoch,

@@ -289,6 +289,7 @@ def train_args():
         f"--device {t['device']}",
         "--fast" if t["fast"] else "--no-fast",
         "--deterministic" if t["deterministic"] else "--no-deterministic",
+        f"--compile {t['compile']}",
         f"--log-every {t['log_every']}",
         f"--checkpoint-every {t['checkpoint_every']}",
     ]

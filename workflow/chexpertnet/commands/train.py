@@ -36,6 +36,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--fast", action=argparse.BooleanOptionalAction, default=True, help="bf16 autocast, channels_last")
     p.add_argument("--deterministic", action=argparse.BooleanOptionalAction, default=True)
+    p.add_argument("--compile", choices=("off", "default", "reduce-overhead"), default="off",
+                   help="torch.compile the training forward/backward (reduce-overhead: with CUDA graphs)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--log-every", type=int, default=20)
     p.add_argument("--checkpoint-every", type=int, default=100)
@@ -136,7 +138,7 @@ def run(args: argparse.Namespace) -> None:
         pretrained_file=args.pretrained if args.init in ("pretrained", "frozen") else None,
         mean=tuple(mean), std=tuple(std), batch_size=args.batch_size, epochs=args.epochs, lr=args.lr,
         betas=tuple(args.betas), crop_size=args.crop_size, hflip=args.hflip, device=args.device, fast=args.fast,
-        deterministic=args.deterministic, threads=args.threads, log_every=args.log_every,
+        deterministic=args.deterministic, compile=args.compile, threads=args.threads, log_every=args.log_every,
         checkpoint_every=args.checkpoint_every,
     )  # fmt: skip
     weights = pd.read_csv(args.train_weights)[["w_negative", "w_positive", "w_uncertain"]].to_numpy(np.float64)
