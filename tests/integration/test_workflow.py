@@ -103,8 +103,12 @@ def test_tables_regenerate_byte_identically(tiny_run):
 
 def test_real_chexpert_config_dry_run_shows_the_whole_plan(tmp_path):
     workdir = chexpert_workflow(tmp_path)
-    result = snakemake(workdir, "-n", "--configfile", "config/mine.yaml")
+    result = snakemake(workdir, "-n", "-p", "--configfile", "config/mine.yaml")
     plan = result.stdout + result.stderr
+    trainings = [line for line in plan.splitlines() if " -m chexpertnet train " in line]
+    assert len(trainings) == 18
+    assert all("--device cuda" in t and "--compile reduce-overhead" in t and "--no-deterministic" in t
+               for t in trainings)  # fmt: skip
     jobs = (("fetch_weights", 1), ("validate", 1), ("cache", 2), ("manifest", 4), ("stats", 2), ("train", 18),
             ("score", 18), ("tables", 1), ("figures", 1), ("cam", 1), ("report", 1))  # fmt: skip
     for rule, count in jobs:
