@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -77,6 +79,14 @@ def test_default_dag_builds_every_data_output(tiny_run):
     localization = pd.read_csv(cam / "localization.csv").set_index("observation")
     assert "overall" in localization.index and localization.loc["overall", "images"] > 0
     assert (localization[["hit_rate", "ceiling", "chance"]].stack().between(0, 1)).all()
+    # CheXlocalize's metrics, from the phantom's gt_segmentations_val.json (RLE at twice the image size)
+    chexlocalize = pd.read_csv(cam / "chexlocalize.csv").set_index("pathology")
+    assert "all" in chexlocalize.index and chexlocalize.loc["all", "images"] > 0
+    assert chexlocalize.loc["all", "images"] == chexlocalize["images"].drop("all").sum()
+    for metric in ("miou_otsu", "miou_tuned", "hit_rate"):
+        values = chexlocalize[[f"{metric}_low", metric, f"{metric}_high"]]
+        assert values.stack().between(0, 1).all() and (values.diff(axis=1).iloc[:, 1:] >= -1e-12).all().all()
+    assert "CheXlocalize's metrics" in (cam / "localization.md").read_text()
     report = (results / "report.html").read_text()
     for shown in ("comparison.html", "roc.png", "learning_curves.png", "figure1.png", "localization.html"):
         assert shown in report, shown
@@ -150,6 +160,60 @@ def test_cam_localization_from_masks_equals_that_from_boxes(tiny_run, tmp_path):
     assert (by_mask["images"] == by_box["images"]).all()
     for column in ("hit_rate", "ceiling", "chance", "mean_iou"):
         assert abs(by_mask.loc["overall", column] - by_box.loc["overall", column]) < 0.05, column
+
+
+def cam_command(workdir: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
+    command = [
+        sys.executable, "-m", "chexpertnet", "cam", "--model", "results/phantom/models/baseline/seed0/model.pt",
+        "--manifest", "results/phantom/manifests/both-multiclass/valid.csv",
+        "--cache", "results/phantom/cache/valid.npy", "results/phantom/cache/valid.index.csv",
+        "--predictions", "results/phantom/predictions/baseline/seed0.csv",
+        "--labels", "results/phantom/data/CheXpert-v1.0-small/valid.csv", "--data-root", "results/phantom/data",
+        "--observations", "Lung Opacity", "--figure", str(out / "f.png"), "--table", str(out / "t.csv"),
+        "--markdown", str(out / "t.md"), "--html", str(out / "t.html"), *extra,
+    ]  # fmt: skip
+    return subprocess.run(command, cwd=workdir, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(workdir / "workflow")})  # fmt: skip
+
+
+def test_chexlocalize_polygons_score_as_the_phantoms_rle_and_foreign_ids_are_refused(tiny_run, tmp_path):
+    """The other CheXlocalize format, gt_annotations (polygons, only positive pathologies), built here from
+    phantom_truth.csv at the same full resolution, scores as the workflow's RLE file does; a file whose ids are not
+    in the manifest stops the step naming it, leaving nothing."""
+    from chexpertnet.chexlocalize import PATHOLOGIES, image_id
+    from chexpertnet.phantom.localize_truth import FULL_RESOLUTION as F
+
+    workdir = tmp_path / "wf"
+    shutil.copytree(tiny_run, workdir, symlinks=True)
+    results = workdir / "results/phantom"
+    truth = pd.read_csv(results / "data/phantom_truth.csv")
+    truth = truth[(truth["visible"] == 1) & truth["x0"].notna() & truth["Path"].str.contains("/valid/")]
+    pathology = {o: p for p, o in PATHOLOGIES.items()}
+    polygons: dict[str, dict] = {}
+    for r in truth[truth["observation"].isin(pathology)].itertuples():
+        with Image.open(results / "data" / r.Path) as img:
+            width, height = img.size
+        entry = polygons.setdefault(image_id(r.Path), {"img_size": [height * F, width * F]})
+        # the box's pixels [x0, x1) x [y0, y1) at full resolution; PIL fills a polygon's outline too
+        x0, y0, x1, y1 = r.x0 * F, r.y0 * F, r.x1 * F - 1, r.y1 * F - 1
+        entry[pathology[r.observation]] = [[[x0, y0], [x1, y0], [x1, y1], [x0, y1]]]
+    (tmp_path / "gt_annotations_val.json").write_text(json.dumps(polygons))
+    out = tmp_path / "out"
+    done = cam_command(workdir, out, "--chexlocalize", str(tmp_path / "gt_annotations_val.json"),
+                       "--chexlocalize-table", str(out / "c.csv"))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    by_polygon = pd.read_csv(out / "c.csv").set_index("pathology")
+    by_rle = pd.read_csv(results / "cam/baseline/seed0/chexlocalize.csv").set_index("pathology")
+    pd.testing.assert_frame_equal(by_polygon, by_rle, check_exact=False, atol=1e-6)
+
+    wrong = {k.replace("patient", "patient9"): v for k, v in polygons.items()}
+    (tmp_path / "foreign.json").write_text(json.dumps(wrong))
+    out2 = tmp_path / "out2"
+    done = cam_command(workdir, out2, "--chexlocalize", str(tmp_path / "foreign.json"),
+                       "--chexlocalize-table", str(out2 / "c.csv"))  # fmt: skip
+    assert done.returncode != 0
+    assert f"{tmp_path / 'foreign.json'}: none of its {len(wrong)} images is in" in done.stderr
+    assert not out2.exists() or not any(out2.iterdir()), "a failed cam step left files"
 
 
 def test_a_configfile_replaces_the_default_config_and_its_experiments(tmp_path):

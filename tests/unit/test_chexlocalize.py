@@ -160,3 +160,72 @@ def test_truth_rejects_bad_entries_naming_the_id_and_leaves_nothing(dataset, tmp
     assert main(truth_args(tmp_path, root, bad)) == 2
     assert message in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "gt.json"]  # no CSV, no masks, no staging folder
+
+
+def test_score_map_by_hand():
+    # a 4x4 map whose top-left 2x2 block is high; the true mask is the top row
+    saliency = np.array([[9, 8, 1, 0], [7, 9, 0, 1], [0, 1, 0, 0], [1, 0, 0, 0]], dtype=float)
+    mask = np.zeros((4, 4), bool)
+    mask[0] = True
+    scored = L.score_map(saliency, mask)
+    # Otsu keeps the four high cells (values 7-9 against 0-1): 2 of them in the mask, union 4 + 2 = 6
+    assert scored["iou_otsu"] == pytest.approx(2 / 6)
+    assert scored["hit"] is True  # the first maximum (9) is at (0, 0)
+    at = dict(zip(L.THRESHOLDS, scored["iou_by_threshold"], strict=True))
+    # normalized: 9 -> 1, 8 -> 8/9, 7 -> 7/9, 1 -> 1/9; above 0.85: (0,0), (0,1), (1,1): 2 in the mask of 4 + 1
+    assert at[0.85] == pytest.approx(2 / 5)
+    # above 0.1: the eight non-zero cells, 3 of them in the top row; union 8 + the top row's zero cell
+    assert at[0.1] == pytest.approx(3 / 9)
+    with pytest.raises(ValueError, match="differ in shape"):
+        L.score_map(saliency, mask[:2])
+
+
+def test_summaries_tune_one_threshold_per_pathology_and_pool_all_images():
+    grid = np.array([0.2, 0.5, 0.8])
+    records = [
+        {"pathology": "Edema", "iou_otsu": 0.2, "hit": True, "iou_by_threshold": np.array([0.1, 0.4, 0.3])},
+        {"pathology": "Edema", "iou_otsu": 0.4, "hit": False, "iou_by_threshold": np.array([0.2, 0.2, 0.5])},
+        {"pathology": "Cardiomegaly", "iou_otsu": 0.6, "hit": True, "iou_by_threshold": np.array([0.9, 0.1, 0.0])},
+    ]
+    rows = {r["pathology"]: r for r in L.summarize_scores(records, resamples=200, seed=0, thresholds=grid)}
+    assert list(rows) == ["Cardiomegaly", "Edema", "all"]  # CheXlocalize's order, then all
+    edema = rows["Edema"]
+    # mean IoU by threshold: 0.15, 0.30, 0.40 -> 0.8 is tuned
+    assert edema["threshold_tuned"] == 0.8 and edema["miou_tuned"] == pytest.approx(0.4)
+    assert edema["miou_otsu"] == pytest.approx(0.3) and edema["hit_rate"] == 0.5 and edema["images"] == 2
+    assert edema["miou_otsu_low"] >= 0.2 and edema["miou_otsu_high"] <= 0.4
+    assert rows["Cardiomegaly"]["threshold_tuned"] == 0.2 and rows["Cardiomegaly"]["miou_tuned"] == pytest.approx(0.9)
+    everything = rows["all"]
+    assert everything["images"] == 3 and everything["hit_rate"] == pytest.approx(2 / 3)
+    # pooled tuned IoUs are each image's IoU at its own pathology's threshold: 0.3, 0.5, 0.9
+    assert everything["miou_tuned"] == pytest.approx((0.3 + 0.5 + 0.9) / 3)
+    assert L.summarize_scores([]) == []
+
+
+def test_the_phantoms_truth_is_chexlocalize_rle_at_twice_the_image_size():
+    from chexpertnet.phantom.localize_truth import FULL_RESOLUTION, segmentations
+
+    frontal = "CheXpert-v1.0-small/valid/patient00003/study1/view1_frontal.jpg"
+    lateral = "CheXpert-v1.0-small/valid/patient00003/study1/view2_lateral.jpg"
+    train = "CheXpert-v1.0-small/train/patient00001/study1/view1_frontal.jpg"
+    truth = [
+        (frontal, "Cardiomegaly", "1", "0.500", "1", "10", "20", "30", "25"),
+        (frontal, "Lung Opacity", "1", "0.500", "0", "", "", "", ""),  # present but not visible: empty
+        (lateral, "Pleural Effusion", "1", "0.700", "1", "0", "35", "40", "40"),
+        (train, "Cardiomegaly", "1", "0.500", "1", "1", "1", "5", "5"),
+    ]
+    sizes = {frontal: (40, 48), lateral: (50, 40), train: (40, 48)}
+    out = segmentations(truth, sizes)
+    assert sorted(out) == ["patient00003_study1_view1_frontal", "patient00003_study1_view2_lateral"]
+    entry = out["patient00003_study1_view1_frontal"]
+    assert list(entry) == list(L.PATHOLOGIES)  # all 10, empty ones included
+    f = FULL_RESOLUTION
+    heart = coco.decode({"size": entry["Cardiomegaly"]["size"], "counts": entry["Cardiomegaly"]["counts"].encode()})
+    expected = np.zeros((40 * f, 48 * f), np.uint8)
+    expected[20 * f : 25 * f, 10 * f : 30 * f] = 1
+    assert entry["Cardiomegaly"]["size"] == [40 * f, 48 * f] and np.array_equal(heart, expected)
+    assert not L.decode_rle(entry["Airspace Opacity"]).any()
+    # read back as the CAM step reads it: onto the image the workflow reads, the box again
+    assert np.array_equal(L.map_to_image(L.decode_rle(entry["Cardiomegaly"]), (40, 48)), expected[::f, ::f] > 0)
+    effusion = L.decode_rle(out["patient00003_study1_view2_lateral"]["Pleural Effusion"])
+    assert effusion.shape == (100, 80) and effusion[70:80, 0:80].all() and effusion.sum() == 10 * 80

@@ -36,9 +36,9 @@ def loss_and_grads(forward, model, images, targets, mask, weights) -> tuple[floa
     return float(loss.detach()), {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
 
 
-# on the CPU reduce-overhead is default without CUDA graphs: one layout each keeps the suite short
-@pytest.mark.parametrize(("channels_last", "mode"), [(False, "default"), (True, "reduce-overhead")],
-                         ids=["nchw-default", "channels_last-reduce_overhead"])  # fmt: skip
+# channels_last, as train.fast runs (the whole training below runs NCHW); on the CPU reduce-overhead is default
+# without CUDA graphs
+@pytest.mark.parametrize(("channels_last", "mode"), [(True, "reduce-overhead")], ids=["channels_last"])
 def test_a_compiled_step_gives_the_eager_loss_and_gradients(channels_last, mode):
     config = TrainConfig(experiment="compile", seed=3, init="scratch", crop_size=32, fast=False)
     eager = build_model(config, None)
@@ -88,8 +88,8 @@ def test_a_compiled_training_gives_the_eager_weights_and_plain_checkpoints(tmp_p
     # three Adam steps of lr 1e-4 move a weight by at most ~3e-4: agreeing within 1e-5 means the same steps
     worst = max(float((compiled[k].double() - eager[k].double()).abs().max()) for k in eager)
     assert worst < 1e-5
-    moved = max(float((compiled[k].double() - build_model(config, None).state_dict()[k].double()).abs().max())
-                for k in eager if k.endswith("weight"))  # fmt: skip
+    initial = build_model(config, None).state_dict()
+    moved = max(float((compiled[k].double() - initial[k].double()).abs().max()) for k in eager if k.endswith("weight"))
     assert moved > 1e-5  # the comparison above is not trivially met by untrained weights
     loss = {m: [r["loss"] for r in logs[m] if r["event"] == "train"] for m in logs}
     assert len(loss["off"]) == 1 and loss["default"] == pytest.approx(loss["off"], rel=1e-5)

@@ -172,3 +172,54 @@ def bootstrap_ci(values: Sequence[float], resamples: int = 1000, seed: int = 0, 
     means = v[rng.integers(0, len(v), size=(resamples, len(v)))].mean(axis=1)
     tail = (1 - level) / 2 * 100
     return float(v.mean()), float(np.percentile(means, tail)), float(np.percentile(means, 100 - tail))
+
+
+#: Thresholds tried when tuning one per pathology (CheXlocalize tunes on the validation set).
+THRESHOLDS = np.round(np.arange(0.05, 1.0, 0.05), 2)
+
+
+def score_map(saliency: np.ndarray, mask: np.ndarray, thresholds: np.ndarray = THRESHOLDS) -> dict:
+    """One image and pathology: the map (already on the mask's grid) against its true mask. IoU after Otsu's
+    threshold, the hit (the map's maximum inside the mask), and the IoU at each of ``thresholds`` (for tuning)."""
+    if saliency.shape != mask.shape:
+        raise ValueError(f"saliency {saliency.shape} and mask {mask.shape} differ in shape")
+    s = normalize(saliency)
+    return {
+        "iou_otsu": iou(s >= otsu_threshold(s), mask),
+        "hit": hit(s, mask),
+        "iou_by_threshold": np.array([iou(s >= t, mask) for t in thresholds]),
+    }
+
+
+def summarize_scores(records: Sequence[Mapping], resamples: int = 1000, seed: int = 0,
+                     thresholds: np.ndarray = THRESHOLDS) -> list[dict]:  # fmt: skip
+    """Per pathology (CheXlocalize's order) and over all images: mIoU with Otsu's threshold, with the threshold that
+    maximizes the pathology's mIoU on these images (tuned), and the hit rate, each with its bootstrap 95% CI over
+    images. ``records``: dicts with pathology and :func:`score_map`'s keys."""
+    rows, pooled = [], {"iou_otsu": [], "iou_tuned": [], "hit": []}
+    for n, pathology in enumerate(PATHOLOGIES):
+        part = [r for r in records if r["pathology"] == pathology]
+        if not part:
+            continue
+        grid = np.stack([r["iou_by_threshold"] for r in part])
+        best = int(np.argmax(np.nanmean(grid, axis=0)))
+        values = {"iou_otsu": [r["iou_otsu"] for r in part], "iou_tuned": list(grid[:, best]),
+                  "hit": [float(r["hit"]) for r in part]}  # fmt: skip
+        row = {"pathology": pathology, "observation": PATHOLOGIES[pathology], "images": len(part),
+               "threshold_tuned": float(thresholds[best])}  # fmt: skip
+        for key, v in values.items():
+            pooled[key] += v
+            row.update(_with_ci(key, v, resamples, seed + n))
+        rows.append(row)
+    if rows:
+        row = {"pathology": "all", "observation": "all", "images": len(pooled["hit"]), "threshold_tuned": float("nan")}
+        for key, v in pooled.items():
+            row.update(_with_ci(key, v, resamples, seed + len(PATHOLOGIES)))
+        rows.append(row)
+    return rows
+
+
+def _with_ci(key: str, values: Sequence[float], resamples: int, seed: int) -> dict:
+    name = {"iou_otsu": "miou_otsu", "iou_tuned": "miou_tuned", "hit": "hit_rate"}[key]
+    mean, low, high = bootstrap_ci(values, resamples, seed)
+    return {name: mean, f"{name}_low": low, f"{name}_high": high}

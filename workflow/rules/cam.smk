@@ -12,6 +12,7 @@ rule cam:
             labels={"experiment": "{experiment}", "figure": "Figure 1"},
         ),
         table=f"{RESULTS}/cam/{{experiment}}/seed{{seed}}/localization.csv",
+        chexlocalize=f"{RESULTS}/cam/{{experiment}}/seed{{seed}}/chexlocalize.csv",
         markdown=f"{RESULTS}/cam/{{experiment}}/seed{{seed}}/localization.md",
         html=report(
             f"{RESULTS}/cam/{{experiment}}/seed{{seed}}/localization.html",
@@ -31,12 +32,12 @@ rule cam:
         runtime=30,
     params:
         cam_args=cam_args,
-        data_root=data_root(),
+        data_root=VIEW,
         title="Class activation maps of correctly classified validation images ({experiment}, seed {seed})",
         code=code_hash("cam"),
     shell:
         "python -m chexpertnet cam --model {input.model} --manifest {input.manifest}"
         " --cache {input.cache} {input.index} --predictions {input.predictions} --labels {input.labels}"
         " --data-root {params.data_root} {params.cam_args} --threads {threads} --title {params.title:q}"
-        " --figure {output.figure} --table {output.table} --markdown {output.markdown} --html {output.html}"
+        " --figure {output.figure} --table {output.table} --chexlocalize-table {output.chexlocalize} --markdown {output.markdown} --html {output.html}"
         " 2> {log}"

@@ -86,7 +86,59 @@ def data_threads(n):
 
 
 def split_csv(split):
+    """The split's CSV where the data live (dataset.root): validation's input, and DAG-time sizes."""
     return f"{data_root()}/{DATA_FOLDER}/{split}.csv"
+
+
+# The validated view (chexpertnet.dataview): copies of the validated CSVs and links to the image folders, at a path
+# that does not depend on dataset.root. Every step after validation reads the data through it. For real data the
+# view's files are inputs marked ancient, and each CSV's content enters through a stamp (the stamp job; its SHA-256,
+# computed here at DAG time, is the stamp rule's only parameter): moving the data to another root re-runs
+# validation only (its input paths changed), while a changed CSV re-runs its stamp and so everything that reads it.
+# (A parameter on the readers themselves would not do: Snakemake does not look at jobs downstream of a job that must
+# run, such as validation, when all they take from it is ancient.) The phantom is made by the workflow itself, so
+# its view is an ordinary input and has no stamps.
+VIEW = f"{RESULTS}/data/validated"
+VALIDATION = f"{RESULTS}/validation.json"
+REAL_DATA = config["dataset"]["source"] != "phantom"
+
+
+def view_csv(split):
+    return f"{VIEW}/{DATA_FOLDER}/{split}.csv"
+
+
+def view_folder(wildcards, output):
+    """The view's root, from the validate rule's outputs (<view>/<folder>/train.csv)."""
+    return str(Path(output.train).parent.parent)
+
+
+def validated(path):
+    """An input made by the validate rule, as later steps take it (see above)."""
+    return ancient(path) if REAL_DATA else path
+
+
+@functools.lru_cache(maxsize=None)
+def _file_sha256(path, size, mtime_ns):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(functools.partial(f.read, 1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def csv_digest(wildcards):
+    """SHA-256 of the split's CSV at dataset.root, at DAG time (real data only: the stamp rule's parameter)."""
+    st = os.stat(split_csv(wildcards.split))
+    return _file_sha256(split_csv(wildcards.split), st.st_size, st.st_mtime_ns)
+
+
+def csv_stamp(split):
+    """The stamp of a split's CSV content, as an input of the steps that read the CSV (none for the phantom)."""
+    return f"{VIEW}/{split}.sha256.json" if REAL_DATA else []
+
+
+def split_stamp(wildcards):
+    return csv_stamp(wildcards.split)
 
 
 def variant(views, uncertainty):
@@ -152,7 +204,8 @@ TRAIN_IMAGES_PER_S_CPU_THREAD_AT_320PX = 2
 MAX_RUNTIME_MIN = 23 * 60
 PLANNED_FILES = re.compile(
     rf"^{re.escape(RESULTS)}/(?:cache/(?P<split>train|valid)(?P<kind>\.npy|\.histograms\.npy|\.index\.csv)"
-    r"|manifests/[^/]+/(?P<manifest_split>train|valid)\.csv)$"
+    r"|manifests/[^/]+/(?P<manifest_split>train|valid)\.csv"
+    rf"|data/validated/{re.escape(DATA_FOLDER)}/(?P<view_split>train|valid)\.csv)$"
 )
 
 
@@ -171,7 +224,7 @@ def planned_mb(file):
     m = PLANNED_FILES.match(str(file))
     if m is None:
         return 0.0
-    split = m["split"] or m["manifest_split"]
+    split = m["split"] or m["manifest_split"] or m["view_split"]
     csv = split_csv(split)
     if not os.path.exists(csv):  # the request is <TBD> until the data exist
         raise FileOrDirectoryNotFoundError(Path(csv))
@@ -430,7 +483,14 @@ def upstream_code_args():
 
 
 def config_json():
-    return json.dumps(config, sort_keys=True, separators=(",", ":"))
+    """The run's config, for the tables' provenance and the nested report. For real data, dataset.root is the
+    validated view (VIEW): the same content at a path that does not move with the data, so moving the data re-runs
+    neither (a changed CSV re-runs them through its stamp), and the nested report's DAG is that of the run.
+    """
+    portable = json.loads(json.dumps(config))
+    if REAL_DATA:
+        portable["dataset"]["root"] = VIEW
+    return json.dumps(portable, sort_keys=True, separators=(",", ":"))
 
 
 def config_hash():
@@ -459,6 +519,7 @@ def cam_files(name, seed):
             "localization.csv",
             "localization.md",
             "localization.html",
+            "chexlocalize.csv",
         )
     ]
 
@@ -471,12 +532,17 @@ def cam_inputs(wildcards):
         "cache": f"{RESULTS}/cache/valid.npy",
         "index": f"{RESULTS}/cache/valid.index.csv",
         "predictions": f"{RESULTS}/predictions/{wildcards.experiment}/seed{wildcards.seed}.csv",
-        "labels": split_csv("valid"),
+        "labels": validated(view_csv("valid")),
+        "stamp": csv_stamp("valid"),
     }
     if config["dataset"]["source"] == "phantom":
         inputs["boxes"] = f"{RESULTS}/data/phantom_truth.csv"
-    elif config["cam"]["boxes"]:
-        inputs["boxes"] = config["cam"]["boxes"]
+        inputs["chexlocalize"] = f"{RESULTS}/data/gt_segmentations_val.json"
+    else:
+        if config["cam"]["boxes"]:
+            inputs["boxes"] = config["cam"]["boxes"]
+        if config["cam"]["chexlocalize"]:
+            inputs["chexlocalize"] = config["cam"]["chexlocalize"]
     return inputs
 
 
@@ -487,6 +553,8 @@ def cam_args(wildcards, input):
     args += f" --tolerance {c['tolerance_px']} --threshold {c['threshold']}"
     if "boxes" in input.keys():
         args += f" --boxes {shlex.quote(input.boxes)}"
+    if "chexlocalize" in input.keys():
+        args += f" --chexlocalize {shlex.quote(input.chexlocalize)} --chexlocalize-split valid"
     return args
 
 
@@ -499,13 +567,13 @@ def report_targets():
         f"{FIGURES}/learning_curves.png",
     ]
     for name, seed in cam_runs():
-        figure, _, _, html = cam_files(name, seed)
+        figure, _, _, html, _ = cam_files(name, seed)
         targets += [figure, html]
     return targets
 
 
 def all_targets():
-    targets = [f"{RESULTS}/validation.json"]
+    targets = [VALIDATION]
     targets += [
         f"{RESULTS}/cache/{split}{suffix}"
         for split in SPLITS

@@ -6,6 +6,7 @@ rule phantom:
         train=f"{RESULTS}/data/CheXpert-v1.0-small/train.csv",
         valid=f"{RESULTS}/data/CheXpert-v1.0-small/valid.csv",
         truth=f"{RESULTS}/data/phantom_truth.csv",
+        segmentations=f"{RESULTS}/data/gt_segmentations_val.json",
     log:
         f"{LOGS}/phantom.log",
     benchmark:
@@ -36,7 +37,9 @@ rule validate:
         train=split_csv("train"),
         valid=split_csv("valid"),
     output:
-        f"{RESULTS}/validation.json",
+        report=VALIDATION,
+        train=view_csv("train"),
+        valid=view_csv("valid"),
     log:
         f"{LOGS}/validate.log",
     benchmark:
@@ -49,16 +52,38 @@ rule validate:
         mem_mb=4000,
         runtime=120,
     params:
+        view=view_folder,
+        folder=DATA_FOLDER,
         code=code_hash("validate"),
     shell:
         "python -m chexpertnet validate --train-csv {input.train} --valid-csv {input.valid}"
-        " --threads {threads} --out {output} 2> {log}"
+        " --threads {threads} --out {output.report} --out-view {params.view} --folder {params.folder} 2> {log}"
+
+
+rule stamp:
+    output:
+        f"{VIEW}/{{split}}.sha256.json",
+    log:
+        f"{LOGS}/stamp/{{split}}.log",
+    localrule: True
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=5,
+    params:
+        sha256=csv_digest,
+        code=code_hash("stamp"),
+    shell:
+        "python -m chexpertnet stamp --split {wildcards.split} --sha256 {params.sha256} --out {output} 2> {log}"
 
 
 rule cache:
     input:
-        csv=split_csv("{split}"),
-        validated=f"{RESULTS}/validation.json",
+        csv=validated(view_csv("{split}")),
+        stamp=split_stamp,
+        validated=validated(VALIDATION),
     output:
         array=f"{RESULTS}/cache/{{split}}.npy",
         index=f"{RESULTS}/cache/{{split}}.index.csv",
@@ -85,8 +110,9 @@ rule cache:
 
 rule manifest:
     input:
-        csv=split_csv("{split}"),
-        validated=f"{RESULTS}/validation.json",
+        csv=validated(view_csv("{split}")),
+        stamp=split_stamp,
+        validated=validated(VALIDATION),
     output:
         manifest=f"{RESULTS}/manifests/{{views}}-{{uncertainty}}/{{split}}.csv",
         summary=f"{RESULTS}/manifests/{{views}}-{{uncertainty}}/{{split}}.summary.json",

@@ -4,7 +4,8 @@
 rule score:
     input:
         predictions=f"{RESULTS}/predictions/{{experiment}}/seed{{seed}}.csv",
-        labels=split_csv("valid"),
+        labels=validated(view_csv("valid")),
+        stamp=csv_stamp("valid"),
     output:
         f"{RESULTS}/scores/{{experiment}}/seed{{seed}}.csv",
     log:
@@ -27,8 +28,10 @@ rule score:
 
 rule tables:
     input:
-        labels=split_csv("valid"),
-        train_csv=split_csv("train"),
+        labels=validated(view_csv("valid")),
+        stamp=csv_stamp("valid"),
+        train_csv=validated(view_csv("train")),
+        train_stamp=csv_stamp("train"),
         predictions=run_files("predictions"),
         models=run_files("model"),
         epochs=run_files("epochs"),
@@ -119,7 +122,8 @@ rule tables_diff:
 
 rule figures:
     input:
-        labels=split_csv("valid"),
+        labels=validated(view_csv("valid")),
+        stamp=csv_stamp("valid"),
         predictions=run_files("predictions"),
         histories=run_files("history"),
     output:

@@ -23,6 +23,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "original image) or mask (a PNG the size of the image, nonzero inside; relative to the CSV's folder), an "
         "optional 'visible' column 0/1; e.g. the phantom's phantom_truth.csv",
     )  # fmt: skip
+    p.add_argument("--chexlocalize", help="CheXlocalize ground truth: gt_segmentations_*.json (COCO RLE) or "
+                   "gt_annotations_*.json (polygons), full-resolution coordinates; scored with CheXlocalize's metrics")
+    p.add_argument("--chexlocalize-split", default="valid", choices=("valid", "test"),
+                   help="the split the CheXlocalize image ids belong to")
+    p.add_argument("--chexlocalize-table", help="CSV: CheXlocalize's metrics per pathology and over all images "
+                   "(written, with a header only, also when --chexlocalize is not given)")
+    p.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples over images (CheXlocalize: 1000)")
     p.add_argument("--observations", nargs="+", required=True, help="Figure 1's observations (No Finding is added)")
     p.add_argument("--per-observation", type=int, default=1, help="Figure 1 examples per observation")
     p.add_argument("--seed", type=int, default=0, help="seed of Figure 1's random choice among correct examples")
@@ -51,7 +58,7 @@ def run(args: argparse.Namespace) -> None:
     from chexpertnet.checkpoint import load_model
     from chexpertnet.chexpert import DataError, read_csv
     from chexpertnet.fileio import write_csv, write_text
-    from chexpertnet.localization import localization_html, localization_markdown, summarize
+    from chexpertnet.localization import CHEXLOCALIZE_COLUMNS, localization_html, localization_markdown, summarize
     from chexpertnet.observations import OBSERVATIONS
     from chexpertnet.plotting import save_figure
 
@@ -165,12 +172,57 @@ def run(args: argparse.Namespace) -> None:
             records.append({"Path": r["Path"], "observation": r["observation"], **result.__dict__})
     table = summarize(pd.DataFrame(records, columns=["Path", "observation", "hit", "tolerant_hit", "reachable",
                                                      "iou", "chance"]))  # fmt: skip
+
+    # CheXlocalize: the true masks mapped onto the model's input, every true-positive image with a non-empty mask
+    chexlocalize_rows = None
+    if args.chexlocalize:
+        from chexpertnet import chexlocalize as L
+
+        try:
+            with open(args.chexlocalize) as f:
+                truth = json.load(f)
+        except (OSError, json.JSONDecodeError) as exc:
+            raise DataError(f"{args.chexlocalize}: cannot be read as JSON ({exc}); give CheXlocalize's "
+                            f"gt_segmentations_*.json or gt_annotations_*.json") from None  # fmt: skip
+        folder = paths[0].split("/")[0]
+        by_path = {L.image_path(image_id, args.chexlocalize_split, folder): entry for image_id, entry in truth.items()}
+        if not set(by_path) & set(paths):
+            raise DataError(f"{args.chexlocalize}: none of its {len(by_path)} images is in {args.manifest} (as "
+                            f"{args.chexlocalize_split} images under {folder}/); check --chexlocalize-split and that "
+                            f"the file belongs to this dataset")  # fmt: skip
+        pathology_of = {o: p for p, o in L.PATHOLOGIES.items()}
+        tp = long[(long["label"] == 1) & (long["probability"] >= 0.5) & long["Path"].isin(by_path)
+                  & long["observation"].isin(pathology_of)]  # fmt: skip
+        tp = tp.sort_values(["observation", "Path"], kind="mergesort")
+        tp_maps = cams_for(sorted(set(tp["Path"])))
+        scored = []
+        for _, r in tp.iterrows():
+            entry, pathology = by_path[r["Path"]], pathology_of[r["observation"]]
+            image_id = L.image_id(r["Path"])
+            if "img_size" in entry:
+                full = L.rasterize(entry.get(pathology, []), entry["img_size"])
+            elif pathology in entry:
+                full = L.decode_rle(entry[pathology], image_id)
+            else:
+                continue
+            width, height = size_of(r["Path"])
+            region = C.map_mask(L.map_to_image(full, (height, width), image_id), array.shape[1], crop)
+            if not region.any():
+                continue  # no true region (or none inside the centre crop the model sees)
+            cam = tp_maps[r["Path"]][1][OBSERVATIONS.index(r["observation"])]
+            scored.append({"pathology": pathology, **L.score_map(C.upsample(cam, (crop, crop)), region)})
+        chexlocalize_rows = L.summarize_scores(scored, resamples=args.resamples, seed=args.seed)
     feature = tuple(model.feature_maps(torch.zeros(1, crop, crop, dtype=torch.uint8)).shape[2:])
     save_figure(figure, args.figure)
     write_csv(args.table, table, float_format="%.4f")
+    chexlocalize_table = pd.DataFrame(chexlocalize_rows or [], columns=CHEXLOCALIZE_COLUMNS)
+    if args.chexlocalize_table:
+        write_csv(args.chexlocalize_table, chexlocalize_table, float_format="%.4f")
     legend_args = (table, crop, feature, args.tolerance, args.threshold, boxes is not None)
-    write_text(args.markdown, localization_markdown(*legend_args))
-    write_text(args.html, localization_html(*legend_args))
+    extra = chexlocalize_table if chexlocalize_rows is not None else None
+    write_text(args.markdown, localization_markdown(*legend_args, chexlocalize=extra))
+    write_text(args.html, localization_html(*legend_args, chexlocalize=extra))
     overall = table.set_index("observation").loc["overall"].to_dict() if len(table) else {}
-    print(json.dumps({"examples": len(panels), "localized": len(records), "overall": overall}, default=float),
-          file=sys.stderr)  # fmt: skip
+    chexlocalize_all = {k: v for r in chexlocalize_rows or [] if r["pathology"] == "all" for k, v in r.items()}
+    print(json.dumps({"examples": len(panels), "localized": len(records), "overall": overall,
+                      "chexlocalize": chexlocalize_all}, default=float), file=sys.stderr)  # fmt: skip

@@ -16,6 +16,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--valid-csv", required=True)
     p.add_argument("--threads", type=int, default=1, help="threads checking that the images exist and decode")
     p.add_argument("--out", required=True, help="validation report (JSON)")
+    p.add_argument("--out-view", help="folder for the validated view: copies of the CSVs and links to the image "
+                   "folders (chexpertnet.dataview); what the workflow's later steps read")  # fmt: skip
+    p.add_argument("--folder", default="CheXpert-v1.0-small", help="the view's dataset folder name")
 
 
 def run(args: argparse.Namespace) -> None:
@@ -26,6 +29,12 @@ def run(args: argparse.Namespace) -> None:
     csvs = {"train": args.train_csv, "valid": args.valid_csv}
     root = args.root or default_root(args.train_csv)
     summary = validate_dataset(root, csvs, threads=args.threads)
+    if args.out_view:
+        from chexpertnet.chexpert import read_csv
+        from chexpertnet.dataview import write_view
+
+        paths = {split: read_csv(csv, columns=["Path"])["Path"].tolist() for split, csv in csvs.items()}
+        write_view(root, csvs, paths, args.out_view, args.folder)
     report = {
         "version": __version__,
         "splits": summary,

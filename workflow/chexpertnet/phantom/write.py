@@ -1,8 +1,10 @@
-"""Writing the dataset: image sizes and paths, JPEGs, the CSVs and phantom_truth.csv, one worker per patient."""
+"""Writing the dataset: image sizes and paths, JPEGs, the CSVs, phantom_truth.csv and the same truth as CheXlocalize's
+gt_segmentations_val.json (phantom.localize_truth), one worker per patient."""
 
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 import tempfile
@@ -16,6 +18,7 @@ from PIL import Image
 
 from chexpertnet.fileio import write_csv
 from chexpertnet.observations import CSV_COLUMNS, DATASET_DIR, META_COLUMNS, OBSERVATIONS, PATHOLOGIES, SPLITS
+from chexpertnet.phantom import localize_truth
 from chexpertnet.phantom.plan import SPLIT_IDS, PhantomConfig, Study, plan_patient
 from chexpertnet.phantom.rendering import Rendered, render
 
@@ -68,11 +71,11 @@ def _truth_rows(path: str, study: Study, rendered: Rendered) -> list[tuple[str, 
     return rows
 
 
-def _make_patient(job: tuple[PhantomConfig, str, int, str]) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
-    """Render and write one patient's images under ``root``; return its CSV rows and truth rows."""
+def _make_patient(job: tuple[PhantomConfig, str, int, str]) -> tuple[list, list, dict[str, tuple[int, int]]]:
+    """Render and write one patient's images under ``root``; return its CSV rows, truth rows and image sizes."""
     config, split, index, root = job
     patient = plan_patient(config, split, index)
-    csv_rows, truth_rows = [], []
+    csv_rows, truth_rows, sizes = [], [], {}
     for study in patient.studies:
         for k, view in enumerate(study.views, start=1):
             path = image_path(split, patient.number, study.study, k, view)
@@ -86,7 +89,8 @@ def _make_patient(job: tuple[PhantomConfig, str, int, str]) -> tuple[list[tuple[
             meta = (path, patient.sex, str(study.age), view.capitalize(), projection)
             csv_rows.append(meta + study.labels)
             truth_rows.extend(_truth_rows(path, study, rendered))
-    return csv_rows, truth_rows
+            sizes[path] = rendered.image.shape[:2]
+    return csv_rows, truth_rows, sizes
 
 
 def _write_table(path: Path, columns: Sequence[str], rows: list[tuple[str, ...]]) -> None:
@@ -146,18 +150,23 @@ def generate(out_dir: str | os.PathLike, config: PhantomConfig, workers: int = 1
             results = [_make_patient(job) for job in jobs]
         rows: dict[str, list] = {split: [] for split in SPLITS}
         truth: list[tuple[str, ...]] = []
-        for (_, split, _, _), (csv_rows, truth_rows) in zip(jobs, results, strict=True):
+        sizes: dict[str, tuple[int, int]] = {}
+        for (_, split, _, _), (csv_rows, truth_rows, image_sizes) in zip(jobs, results, strict=True):
             rows[split].extend(csv_rows)
             truth.extend(truth_rows)
+            sizes.update(image_sizes)
         for split in SPLITS:
             (tmp / DATASET_DIR / split).mkdir(parents=True, exist_ok=True)
             _write_table(tmp / DATASET_DIR / f"{split}.csv", CSV_COLUMNS, rows[split])
         _write_table(tmp / TRUTH_FILE, TRUTH_COLUMNS, truth)
+        segmentation = json.dumps(localize_truth.segmentations(truth, sizes), sort_keys=True, separators=(",", ":"))
+        (tmp / localize_truth.FILE).write_text(segmentation)
         final = out / DATASET_DIR
         if final.exists():
             os.replace(final, tmp / "previous")
         os.replace(tmp / DATASET_DIR, final)
         os.replace(tmp / TRUTH_FILE, out / TRUTH_FILE)
+        os.replace(tmp / localize_truth.FILE, out / localize_truth.FILE)
         return _summary(config, rows, truth)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
