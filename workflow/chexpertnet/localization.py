@@ -39,8 +39,8 @@ def chexlocalize_legend(crop: int) -> str:
         "model input (resize, centre crop); the CAM is upsampled (bilinear) to it, min-max normalized and binarized "
         "by Otsu's threshold, or by the per-pathology threshold (0.05 to 0.95) that maximizes the pathology's mIoU "
         "on these same images (tuned and reported on the same images, so an optimistic figure; CheXlocalize tunes "
-        "on its validation set and reports on its test set). Hit rate: the map's maximum lies inside the mask. 95% CIs: percentile "
-        "bootstrap over images, 1,000 resamples; 'all' pools the images of every pathology."
+        "on its validation set and reports on its test set). Hit rate: the map's maximum lies inside the mask. "
+        "95% CIs: percentile bootstrap over images, 1,000 resamples; 'all' pools the images of every pathology."
     )
 
 
