@@ -14,6 +14,7 @@ from chexpertnet import phantom
 from chexpertnet.chexpert import PATH_RE, parse_path
 from chexpertnet.observations import CSV_COLUMNS, DATASET_DIR, OBSERVATIONS, PATHOLOGIES
 from chexpertnet.phantom import Finding, PhantomConfig, generate, plan_patient, render
+from chexpertnet.phantom.localize_truth import FILE as CHEXLOCALIZE_FILE
 
 FRONTAL, LATERAL = (320, 390), (390, 320)  # (height, width) of the common real sizes
 SMALL = PhantomConfig(train_patients=30, valid_patients=20, seed=3)
@@ -53,7 +54,7 @@ def test_a_new_seed_gives_other_images(small, tmp_path):
 
 def test_layout_and_header(small):
     root, summary = small
-    assert sorted(p.name for p in root.iterdir()) == [DATASET_DIR, phantom.TRUTH_FILE]
+    assert sorted(p.name for p in root.iterdir()) == sorted([DATASET_DIR, phantom.TRUTH_FILE, CHEXLOCALIZE_FILE])
     for split in ("train", "valid"):
         text = (root / DATASET_DIR / f"{split}.csv").read_text()
         assert text.splitlines()[0] == ",".join(CSV_COLUMNS)
@@ -194,7 +195,7 @@ def test_replaces_previous_dataset_and_leaves_no_temp(tmp_path):
     config = PhantomConfig(train_patients=3, valid_patients=2, seed=1)
     generate(tmp_path, dataclasses.replace(config, train_patients=5))
     generate(tmp_path, config)
-    assert sorted(p.name for p in tmp_path.iterdir()) == [DATASET_DIR, phantom.TRUTH_FILE]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([DATASET_DIR, phantom.TRUTH_FILE, CHEXLOCALIZE_FILE])
     patients = {parse_path(p).patient for p in read(tmp_path, "train")["Path"]}
     on_disk = {p.name for p in (tmp_path / DATASET_DIR / "train").iterdir()}
     assert on_disk == patients == {f"patient{i:05d}" for i in range(1, 4)}
