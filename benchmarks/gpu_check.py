@@ -743,12 +743,12 @@ class Runner:
         shutil.rmtree(run_dir, ignore_errors=True)
         run_dir.mkdir(parents=True)
         s = sizes(a)
-        cmd = [sys.executable, "-m", "chexpertnet", "train", "--experiment", "scratch", "--seed", "0",
+        cmd = [sys.executable, "-m", "chexpertnet", "train", "--experiment", self.args.train_init, "--seed", "0",
                "--train-manifest", str(d / "manifest_train.csv"), "--train-weights",
                str(d / "manifest_train.weights.csv"), "--valid-manifest", str(d / "manifest_valid.csv"),
                "--train-cache", str(d / "cache_train.npy"), str(d / "cache_train.index.csv"),
                "--valid-cache", str(d / "cache_valid.npy"), str(d / "cache_valid.index.csv"),
-               "--init", "scratch", "--normalization", "imagenet",
+               *self.init_args(), "--normalization", "imagenet",
                "--batch-size", str(s["batch"]), "--lr", "0.0001", "--betas", "0.9", "0.999",
                "--crop-size", str(s["crop"]), "--hflip", "--device", a.device, "--fast",
                "--deterministic" if deterministic else "--no-deterministic", "--compile", compile_mode,
@@ -776,6 +776,20 @@ class Runner:
         if r["rc"] != 0:
             raise RuntimeError(f"train exited {r['rc']}{' (timed out)' if r['timed_out'] else ''}: {r['tail'][-2000:]}")
         return out
+
+    def init_args(self) -> list[str]:
+        """--init for the train commands; pretrained or frozen get a torchvision DenseNet-121 state dict of random
+        weights (no download): the code path of config/chexpert.yaml's pretrained and frozen experiments."""
+        if self.args.train_init == "scratch":
+            return ["--init", "scratch"]
+        file = self.scratch / "densenet121_random.pth"
+        if not file.exists():
+            import torch
+            from torchvision.models import densenet121
+
+            torch.manual_seed(0)
+            torch.save(densenet121(weights=None).state_dict(), file)
+        return ["--init", self.args.train_init, "--pretrained", str(file)]
 
     def inline(self, name: str, need: float, fn, *fn_args) -> None:
         if self.left() < need:
@@ -956,6 +970,8 @@ def main() -> None:
     p.add_argument("--train-timeout", type=float, default=150.0)
     p.add_argument("--compile-timeout", type=float, default=240.0, help="added to --train-timeout when compiling")
     p.add_argument("--train-epochs", type=int, default=1)
+    p.add_argument("--train-init", choices=("scratch", "pretrained", "frozen"), default="scratch",
+                   help="the train commands' --init (pretrained/frozen: random torchvision weights as the backbone)")
     p.add_argument("--mmap-gb", type=float, default=3.0)
     p.add_argument("--mmap-seconds", type=float, default=8.0, help="cap on each mmap read pass")
     p.add_argument("--mmap-alone", action="store_true", help="run the mmap part on its own, not beside compile")
