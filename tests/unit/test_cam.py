@@ -30,6 +30,26 @@ def test_cam_mean_plus_bias_difference_is_the_logit_difference_exactly(seed):
     torch.testing.assert_close(torch.sigmoid(d), positive_probability(logits), rtol=0, atol=1e-5)
 
 
+def test_cams_of_a_channels_last_model_are_those_of_the_nchw_model():
+    """The CAM step runs the model in the layout it trained in (train.fast: channels_last); the maps stay fp32."""
+    torch.manual_seed(4)
+    nchw = CheXpertNet().eval()
+    with torch.no_grad():
+        nchw.densenet.classifier.weight.normal_(0, 0.05)
+    nhwc = CheXpertNet().eval()
+    nhwc.load_state_dict(nchw.state_dict())
+    nhwc.to_channels_last()
+    images = torch.randint(0, 256, (2, 64, 64), dtype=torch.uint8)
+    a, d_a = C.model_cams(nchw, images)
+    b, d_b = C.model_cams(nhwc, images)
+    assert b.dtype == torch.float32 and nhwc.densenet.features.conv0.weight.is_contiguous(
+        memory_format=torch.channels_last)  # fmt: skip
+    torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-4)
+    with torch.no_grad():
+        logits = nhwc(images)
+    torch.testing.assert_close(d_b, logits[..., 1] - logits[..., 0], rtol=0, atol=1e-4)
+
+
 def test_cam_identity_on_random_features_and_weights_in_float64():
     gen = torch.Generator().manual_seed(3)
     features = torch.rand(4, 16, 5, 7, generator=gen, dtype=torch.float64)

@@ -59,6 +59,7 @@ def run(args: argparse.Namespace) -> None:
     from chexpertnet.chexpert import DataError, read_csv
     from chexpertnet.fileio import write_csv, write_text
     from chexpertnet.localization import CHEXLOCALIZE_COLUMNS, localization_html, localization_markdown, summarize
+    from chexpertnet.numerics import use_channels_last
     from chexpertnet.observations import OBSERVATIONS
     from chexpertnet.plotting import save_figure
 
@@ -68,6 +69,8 @@ def run(args: argparse.Namespace) -> None:
         raise DataError(f"--observations: {unknown} are not CheXpert observations; choose from {list(OBSERVATIONS)}")
     model, checkpoint = load_model(args.model)
     crop = checkpoint["config"]["crop_size"]
+    if use_channels_last("cpu", checkpoint["config"].get("fast", True)):  # the layout it trained in; maps in fp32
+        model.to_channels_last()
     manifest = pd.read_csv(args.manifest, dtype={"Path": str}, keep_default_na=False)
     array, lookup = open_cache(*args.cache)
     paths = manifest["Path"].tolist()
