@@ -40,7 +40,7 @@ def test_cams_of_a_channels_last_model_are_those_of_the_nchw_model():
     nhwc.load_state_dict(nchw.state_dict())
     nhwc.to_channels_last()
     images = torch.randint(0, 256, (2, 64, 64), dtype=torch.uint8)
-    a, d_a = C.model_cams(nchw, images)
+    a, _ = C.model_cams(nchw, images)
     b, d_b = C.model_cams(nhwc, images)
     assert b.dtype == torch.float32 and nhwc.densenet.features.conv0.weight.is_contiguous(
         memory_format=torch.channels_last)  # fmt: skip
