@@ -34,6 +34,13 @@ def run(args: argparse.Namespace) -> None:
     from chexpertnet.fileio import atomic_path
 
     config = json.loads(args.config_json)
+    # The workflow passes real data's dataset.root as its validated view (results/<name>/data/validated), so that
+    # moving the data does not re-run the report; the nested Snakemake needs the data's own root: the view's links
+    # point at it (<root>/<folder>/train).
+    dataset = config.get("dataset", {})
+    link = Path(str(dataset.get("root", ""))) / dataset.get("folder", "CheXpert-v1.0-small") / "train"
+    if dataset.get("root") and link.is_symlink():
+        dataset["root"] = str(link.resolve().parent.parent)
     out = Path(args.out)
     with tempfile.TemporaryDirectory(prefix=".report.", dir=out.parent if out.parent.exists() else None) as tmp:
         configfile = Path(tmp) / "config.yaml"
