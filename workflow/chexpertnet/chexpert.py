@@ -21,7 +21,7 @@ from chexpertnet.observations import CSV_COLUMNS, OBSERVATIONS, SPLITS
 
 #: Path layout: <dataset dir>/<split>/patientNNNNN/studyN/viewN_frontal|lateral.jpg
 PATH_RE = re.compile(
-    r"^(?P<dataset>CheXpert-v1\.0(?:-small)?)/(?P<split>train|valid)/(?P<patient>patient\d+)/"
+    r"^(?P<dataset>CheXpert-v1\.0(?:-small)?)/(?P<split>train|valid|test)/(?P<patient>patient\d+)/"
     r"study(?P<study>\d+)/view(?P<view_index>\d+)_(?P<view>frontal|lateral)\.jpg$"
 )
 PATH_EXAMPLE = "CheXpert-v1.0-small/train/patient00001/study1/view1_frontal.jpg"

@@ -1,0 +1,60 @@
+"""chexpertnet test-labels: the CheXpert test set's labels (either published format) as a CheXpert-format table."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+ORDER = 96  # position in `chexpertnet --help`
+HELP = (
+    "convert the CheXpert test labels (study-level groundtruth.csv or CheXlocalize's image-level test_labels.csv) "
+    "into a CheXpert-format CSV of the test images, checked like valid.csv"
+)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--labels", required=True, help="groundtruth.csv (Study, 14 observations) or test_labels.csv "
+                   "(Path, 14 observations)")  # fmt: skip
+    p.add_argument("--images", required=True, help="the folder that contains test/ (test/patientN/studyN/*.jpg)")
+    p.add_argument("--folder", default="CheXpert-v1.0-small", help="the dataset folder the table's Paths begin with")
+    p.add_argument("--out", required=True, help="the CheXpert-format CSV (Paths <folder>/test/...)")
+
+
+def run(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    import pandas as pd
+
+    from chexpertnet import testset
+    from chexpertnet.chexpert import DataError, check_labels, check_paths
+    from chexpertnet.fileio import write_csv
+
+    source = args.labels
+    try:
+        frame = pd.read_csv(source, dtype=str, keep_default_na=False)
+    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise DataError(f"{source}: cannot be read as a CSV ({exc})") from None
+    images = Path(args.images)
+    if not (images / "test").is_dir():
+        raise DataError(f"--images {images}: it has no test/ folder; give the folder that contains test/")
+    kind = testset.label_format(list(frame.columns), source)
+    if kind == "study":
+        listing = {}
+        for patient in sorted((images / "test").glob("patient*")):
+            for study in sorted(patient.glob("study*")):
+                if study.name[len("study") :].isdigit():
+                    listing[patient.name, int(study.name[len("study") :])] = [f.name for f in study.glob("*.jpg")]
+        table = testset.from_study_labels(frame, listing, source, args.folder)
+    else:
+        table = testset.from_image_labels(frame, source, args.folder)
+        missing = [p for p in table["Path"] if not (images / testset.image_file(p)).is_file()]
+        if missing:
+            shown = "\n  ".join(str(images / testset.image_file(p)) for p in missing[:10])
+            raise DataError(f"{source}: {len(missing)} image(s) not found under {images}:\n  {shown}")
+    check_paths(table, source, "test")
+    check_labels(table, source, "test")
+    write_csv(args.out, table)
+    views = table["Frontal/Lateral"].value_counts().to_dict()
+    print(json.dumps({"format": kind, "images": len(table), "studies": int(table["Path"].str.rsplit("/", n=1).str[0]
+                      .nunique()), "views": views, "out": args.out}), file=sys.stderr)  # fmt: skip
