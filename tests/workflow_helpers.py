@@ -41,6 +41,17 @@ def tiny_config(**overrides) -> dict:
     return config
 
 
+def real_data_config(name: str, root: Path, init: str = "scratch") -> dict:
+    """The tiny config on a CheXpert-format dataset at ``root`` (source chexpert), with the baseline experiment only."""
+    config = tiny_config()
+    config["dataset"] = {"name": name, "source": "chexpert", "root": str(root)}
+    config["experiments"] = {
+        "baseline": {"views": "both", "normalization": "imagenet", "init": init, "uncertainty": "multiclass",
+                     "seeds": [0]},
+    }  # fmt: skip
+    return config
+
+
 def chexpert_workflow(tmp_path: Path, train_rows: int | None = None) -> Path:
     """A workflow copy whose config/mine.yaml is config/chexpert.yaml pointed at a small fake CheXpert root; with
     ``train_rows``, its train.csv lists that many images (the hand-made rows repeated under new patients; only the

@@ -19,7 +19,7 @@ from sklearn.metrics import roc_auc_score
 
 from chexpertnet.observations import CSV_COLUMNS, OBSERVATIONS
 from conftest import image_path
-from workflow_helpers import copy_workflow, snakemake, tiny_config
+from workflow_helpers import copy_workflow, real_data_config, snakemake
 
 pytestmark = pytest.mark.integration
 
@@ -55,12 +55,7 @@ def test_the_model_learns_a_strong_signature_and_predictions_line_up_with_labels
     root = tmp_path / "data"
     write_signature_dataset(root)
     workdir = copy_workflow(tmp_path / "wf")
-    config = tiny_config()
-    config["dataset"] = {"name": "signature", "source": "chexpert", "root": str(root)}
-    config["experiments"] = {
-        "baseline": {"views": "both", "normalization": "imagenet", "init": "scratch", "uncertainty": "multiclass",
-                     "seeds": [0]},
-    }  # fmt: skip
+    config = real_data_config("signature", root)
     config["train"].update(epochs=3, lr=1e-3)
     config["image"]["hflip"] = False  # a flip would swap the left and right quadrants' findings
     (workdir / "config/signature.yaml").write_text(yaml.safe_dump(config))

@@ -14,7 +14,7 @@ import pytest
 import yaml
 from test_learning import write_signature_dataset
 
-from workflow_helpers import copy_workflow, planned_jobs, snakemake, tiny_config
+from workflow_helpers import copy_workflow, planned_jobs, real_data_config, snakemake
 
 pytestmark = pytest.mark.integration
 
@@ -32,12 +32,7 @@ def fingerprints(folder: Path) -> dict[str, tuple[str, int]]:
 
 
 def write_config(workdir: Path, root: Path) -> None:
-    config = tiny_config()
-    config["dataset"] = {"name": "moved", "source": "chexpert", "root": str(root)}
-    config["experiments"] = {
-        "baseline": {"views": "both", "normalization": "imagenet", "init": "scratch", "uncertainty": "multiclass",
-                     "seeds": [0]},
-    }  # fmt: skip
+    config = real_data_config("moved", root)
     config["train"].update(epochs=1)
     (workdir / "config/moved.yaml").write_text(yaml.safe_dump(config))
 

@@ -142,17 +142,7 @@ def test_cam_localization_from_masks_equals_that_from_boxes(tiny_run, tmp_path):
         rows.append({"Path": r.Path, "observation": r.observation, "mask": f"m{k}.png"})
     pd.DataFrame(rows).to_csv(tmp_path / "masks.csv", index=False)
     out = tmp_path / "out"
-    command = [
-        sys.executable, "-m", "chexpertnet", "cam", "--model", "results/phantom/models/baseline/seed0/model.pt",
-        "--manifest", "results/phantom/manifests/both-multiclass/valid.csv",
-        "--cache", "results/phantom/cache/valid.npy", "results/phantom/cache/valid.index.csv",
-        "--predictions", "results/phantom/predictions/baseline/seed0.csv",
-        "--labels", "results/phantom/data/CheXpert-v1.0-small/valid.csv", "--data-root", "results/phantom/data",
-        "--boxes", str(tmp_path / "masks.csv"), "--observations", "Lung Opacity", "--figure", str(out / "f.png"),
-        "--table", str(out / "t.csv"), "--markdown", str(out / "t.md"), "--html", str(out / "t.html"),
-    ]  # fmt: skip
-    done = subprocess.run(command, cwd=tiny_run, capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(tiny_run / "workflow")})  # fmt: skip
+    done = cam_command(tiny_run, out, "--boxes", str(tmp_path / "masks.csv"))
     assert done.returncode == 0, done.stderr
     by_mask = pd.read_csv(out / "t.csv").set_index("observation")
     by_box = pd.read_csv(results / "cam/baseline/seed0/localization.csv").set_index("observation")

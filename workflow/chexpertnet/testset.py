@@ -13,7 +13,7 @@ The table has CheXpert's columns (Sex, Age and AP/PA blank, Frontal/Lateral from
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import pandas as pd
 
@@ -60,19 +60,35 @@ def _row(folder: str, patient: str, study: str, view_file: str, labels: list[str
     return [f"{folder}/test/{patient}/study{int(study)}/{view_file}", "", "", view, "", *labels]
 
 
+def _keys(frame: pd.DataFrame, column: str, pattern: re.Pattern, shape: str, source: str,
+          describe: Callable[[re.Match], str]) -> Iterator[tuple]:  # fmt: skip
+    """(position, row, match) of every row, its ``column`` matched by ``pattern``; an error naming the line for a
+    value that does not match (``shape`` says what is expected) or one listed twice (``describe`` names it)."""
+    seen = set()
+    for position, row in enumerate(frame.to_dict("records")):
+        m = pattern.search(str(row[column]).strip())
+        if m is None:
+            raise DataError(f"{source}: line {csv_line(position)}, {column} {row[column]!r} is not {shape!r}")
+        if m.groups() in seen:
+            raise DataError(f"{source}: line {csv_line(position)}, {describe(m)} is listed twice")
+        seen.add(m.groups())
+        yield position, row, m
+
+
+def _study_name(m: re.Match) -> str:
+    return f"study {m.group(1)}/study{int(m.group(2))}"
+
+
+def _image_name(m: re.Match) -> str:
+    return f"image {'/'.join(m.groups())}.jpg"
+
+
 def from_study_labels(frame: pd.DataFrame, images: Mapping[tuple[str, int], Sequence[str]], source: str,
                       folder: str = "CheXpert-v1.0-small") -> pd.DataFrame:  # fmt: skip
     """Study-level labels and the image files of each (patient, study) -> the image table."""
-    rows, seen = [], set()
-    for position, row in enumerate(frame.to_dict("records")):
-        m = _STUDY.search(str(row["Study"]).strip())
-        if m is None:
-            raise DataError(f"{source}: line {csv_line(position)}, Study {row['Study']!r} is not "
-                            f"'<...>/test/patientN/studyN'")  # fmt: skip
+    rows = []
+    for position, row, m in _keys(frame, "Study", _STUDY, "<...>/test/patientN/studyN", source, _study_name):
         key = (m.group(1), int(m.group(2)))
-        if key in seen:
-            raise DataError(f"{source}: line {csv_line(position)}, study {key[0]}/study{key[1]} is listed twice")
-        seen.add(key)
         files = sorted(f for f in images.get(key, []) if _VIEW_FILE.match(f))
         if not files:
             raise DataError(f"{source}: line {csv_line(position)}, study {key[0]}/study{key[1]} has no image "
@@ -85,16 +101,9 @@ def from_study_labels(frame: pd.DataFrame, images: Mapping[tuple[str, int], Sequ
 
 def from_image_labels(frame: pd.DataFrame, source: str, folder: str = "CheXpert-v1.0-small") -> pd.DataFrame:
     """Image-level labels -> the image table."""
-    rows, seen = [], set()
-    for position, row in enumerate(frame.to_dict("records")):
-        m = _IMAGE.search(str(row["Path"]).strip())
-        if m is None:
-            raise DataError(f"{source}: line {csv_line(position)}, Path {row['Path']!r} is not "
-                            f"'<...>/test/patientN/studyN/viewN_frontal|lateral.jpg'")  # fmt: skip
-        key = m.groups()
-        if key in seen:
-            raise DataError(f"{source}: line {csv_line(position)}, image {'/'.join(key)}.jpg is listed twice")
-        seen.add(key)
+    rows = []
+    for position, row, m in _keys(frame, "Path", _IMAGE, "<...>/test/patientN/studyN/viewN_frontal|lateral.jpg",
+                                  source, _image_name):  # fmt: skip
         rows.append(_row(folder, m.group(1), m.group(2), m.group(3) + ".jpg", _labels(row, source, position)))
     return pd.DataFrame(rows, columns=list(CSV_COLUMNS)).sort_values("Path", kind="mergesort", ignore_index=True)
 

@@ -15,7 +15,7 @@ from snakemake_interface_storage_plugins.exceptions import FileOrDirectoryNotFou
 PACKAGE_DIR = Path(workflow.basedir) / "workflow"
 # This checkout's package first (for the code hashes below; the jobs get it through PYTHONPATH)
 sys.path.insert(0, str(PACKAGE_DIR))
-from chexpertnet import codehash, dataroot  # standard library only
+from chexpertnet import codehash, dataroot, fileio  # standard library only
 
 DATASET = config["dataset"]["name"]
 RESULTS = f"results/{DATASET}"
@@ -119,11 +119,8 @@ def validated(path):
 
 @functools.lru_cache(maxsize=None)
 def _file_sha256(path, size, mtime_ns):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(functools.partial(f.read, 1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    """fileio.sha256_file, once per (path, size, modification time) in this Snakemake process."""
+    return fileio.sha256_file(path)
 
 
 def csv_digest(wildcards):

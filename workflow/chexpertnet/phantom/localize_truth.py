@@ -41,13 +41,22 @@ def segmentations(truth_rows: Iterable[Sequence[str]], sizes: dict[str, tuple[in
     for path, observation, _present, _severity, visible, *cells in truth_rows:
         if visible == "1" and all(cells):
             boxes[path, observation] = tuple(float(c) for c in cells)
+    def encode(size_hw: tuple[int, int], box: tuple[float, ...] | None) -> dict:
+        rle = mask_utils.encode(np.asfortranarray(box_mask(size_hw, box, factor)))
+        return {"size": [size_hw[0] * factor, size_hw[1] * factor], "counts": rle["counts"].decode("ascii")}
+
+    empty: dict[tuple[int, int], dict] = {}  # most masks are empty: encoded once per image size
     out = {}
     for path in sorted(p for p in sizes if p.split("/")[1] == split):
-        h, w = sizes[path]
+        size = tuple(int(v) for v in sizes[path])
         entry = {}
         for pathology, observation in PATHOLOGIES.items():
-            mask = box_mask((h, w), boxes.get((path, observation)), factor)
-            rle = mask_utils.encode(np.asfortranarray(mask))
-            entry[pathology] = {"size": [h * factor, w * factor], "counts": rle["counts"].decode("ascii")}
+            box = boxes.get((path, observation))
+            if box is None:
+                if size not in empty:
+                    empty[size] = encode(size, None)
+                entry[pathology] = dict(empty[size])
+            else:
+                entry[pathology] = encode(size, box)
         out[image_id(path)] = entry
     return out
