@@ -120,6 +120,27 @@ def test_summary_pools_overall_and_keeps_chexpert_order():
     overall = table.set_index("observation").loc["overall"]
     assert overall["hit_rate"] == pytest.approx(2 / 3) and overall["ceiling"] == pytest.approx(2 / 3)
     assert overall["images"] == 3 and set(OBSERVATIONS) >= set(table["observation"][:-1])
+    # the margin over chance: (1 - 0.2 + 0 - 0.3 + 1 - 0.1) / 3, its CI within the range of resampled means
+    assert overall["over_chance"] == pytest.approx(1.4 / 3)
+    edema = table.set_index("observation").loc["Edema"]
+    assert edema["over_chance"] == pytest.approx(0.3)  # (-0.3 + 0.9) / 2
+    # two images: a resample's mean is -0.3, 0.3 or 0.9, so the percentile CI's ends are among these
+    assert -0.3 <= edema["over_chance_low"] <= 0.3 <= edema["over_chance_high"] <= 0.9
+
+
+def test_pointing_margin_over_chance_is_clear_only_when_its_ci_excludes_zero():
+    n = 400
+    # hits on 30% of the images, boxes of 10% of the image: clearly above chance
+    clear = pd.DataFrame({"observation": "Edema", "hit": np.arange(n) % 10 < 3, "tolerant_hit": True,
+                          "reachable": True, "iou": 0.0, "chance": 0.1})  # fmt: skip
+    row = summarize(clear).set_index("observation").loc["overall"]
+    assert row["over_chance"] == pytest.approx(0.2) and row["over_chance_low"] > 0.1
+    # hits on 11% against a chance of 10%: the CI includes 0 (the standard error is about 0.016)
+    close = clear.assign(hit=np.arange(n) % 100 < 11)
+    row = summarize(close).set_index("observation").loc["overall"]
+    assert row["over_chance"] == pytest.approx(0.01) and row["over_chance_low"] < 0 < row["over_chance_high"]
+    # seeded: the same records give the same interval
+    assert summarize(close).equals(summarize(close))
 
 
 def test_cam_command_rejects_an_unknown_observation_before_any_work(tmp_path, capsys):

@@ -201,6 +201,34 @@ def test_replaces_previous_dataset_and_leaves_no_temp(tmp_path):
     assert on_disk == patients == {f"patient{i:05d}" for i in range(1, 4)}
 
 
+def test_test_split_is_labelled_per_study_and_leaves_train_and_valid_unchanged(small, tmp_path):
+    root, _ = small
+    config = dataclasses.replace(SMALL, test_patients=6)
+    summary = generate(tmp_path, config, workers=1)
+    # train and valid are those of the phantom without a test split, byte for byte
+    before = {k: v for k, v in files(root).items()}
+    after = {k: v for k, v in files(tmp_path).items() if "/test/" not in k and k != phantom.TEST_LABELS_FILE}
+    assert after == before
+    labels = pd.read_csv(tmp_path / phantom.TEST_LABELS_FILE, dtype=str)
+    # the study-level format of the CheXpert test set: Study, then the 14 observations in alphabetical order, 0/1
+    assert list(labels.columns) == ["Study", *sorted(OBSERVATIONS)]
+    numbers = [SMALL.train_patients + SMALL.valid_patients + i for i in range(1, 7)]  # after valid's, as CheXpert's
+    assert list(labels["Study"]) == [f"CheXpert-v1.0/test/patient{n:05d}/study1" for n in numbers]
+    for i, row in enumerate(labels.itertuples(index=False), start=1):
+        (study,) = phantom.plan_patient(config, "test", i).studies  # the planned truth, not the written CSV
+        # every observation as its finding is present; No Finding where no pathology is (devices do not count)
+        expected = {o: int(o in study.findings) for o in OBSERVATIONS}
+        expected["No Finding"] = int(not any(o in study.findings for o in PATHOLOGIES))
+        assert dict(zip(labels.columns[1:], map(int, row[1:]), strict=True)) == expected
+        folder = tmp_path / DATASET_DIR / "test" / f"patient{numbers[i - 1]:05d}" / "study1"
+        assert sorted(p.name for p in folder.iterdir()) == [f"view{k}_{v}.jpg" for k, v in enumerate(study.views, 1)]
+    assert summary["test"] == {"patients": 6, "studies": 6, "images": sum(
+        len(phantom.plan_patient(config, "test", i).studies[0].views) for i in range(1, 7))}  # fmt: skip
+    # a later phantom without a test split removes it
+    generate(tmp_path, SMALL, workers=1)
+    assert files(tmp_path) == before
+
+
 def test_crash_leaves_nothing(tmp_path, monkeypatch):
     calls = []
 

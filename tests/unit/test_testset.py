@@ -87,3 +87,44 @@ def test_a_root_without_test_folder_is_refused(tmp_path, capsys):
     code, table = run(tmp_path, frame, tmp_path)
     assert code not in (0, None) and table is None
     assert f"--images {tmp_path}: it has no test/ folder" in capsys.readouterr().err
+
+
+def study_frame() -> pd.DataFrame:
+    return pd.DataFrame([{"Study": "CheXpert-v1.0/test/patient64742/study1", **labels({"No Finding"})},
+                         {"Study": "CheXpert-v1.0/test/patient64741/study1", **labels({"Edema", "Cardiomegaly"})}])
+
+
+def test_view_link_and_report_for_the_workflow(tmp_path, images):
+    import hashlib
+    import json
+
+    study_frame().to_csv(tmp_path / "groundtruth.csv", index=False)
+    view = tmp_path / "view"
+    out = view / "CheXpert-v1.0-small" / "test.csv"
+    report = tmp_path / "test_labels.json"
+    code = main(["test-labels", "--labels", str(tmp_path / "groundtruth.csv"), "--images", str(images), "--out",
+                 str(out), "--out-view", str(view), "--report", str(report)])  # fmt: skip
+    assert code in (0, None)
+    # the table's Paths resolve under the view, through its link to the images' test/ folder
+    for path in pd.read_csv(out, dtype=str)["Path"]:
+        assert (view / path).read_bytes() == b"jpeg"
+    assert (view / "CheXpert-v1.0-small" / "test").is_symlink()
+    written = json.loads(report.read_text())
+    assert written["csv_sha256"] == {"test": hashlib.sha256(out.read_bytes()).hexdigest()}
+    assert (written["images"], written["studies"], written["patients"], written["format"]) == (3, 2, 2, "study")
+
+
+def test_test_patients_seen_in_training_are_refused(tmp_path, images, capsys):
+    study_frame().to_csv(tmp_path / "groundtruth.csv", index=False)
+    train = tmp_path / "train.csv"
+    leaked = ["CheXpert-v1.0-small/train/patient64741/study3/view1_frontal.jpg", "", "", "Frontal", "AP",
+              *["" for _ in OBSERVATIONS]]  # fmt: skip
+    pd.DataFrame([leaked], columns=list(CSV_COLUMNS)).to_csv(train, index=False)
+    view, out, report = tmp_path / "view", tmp_path / "view/CheXpert-v1.0-small/test.csv", tmp_path / "r.json"
+    code = main(["test-labels", "--labels", str(tmp_path / "groundtruth.csv"), "--images", str(images), "--out",
+                 str(out), "--exclude-patients", str(train), "--out-view", str(view),
+                 "--report", str(report)])  # fmt: skip
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "1 patient(s) appear in both" in err and "patient64741" in err and str(train) in err
+    assert not out.exists() and not report.exists() and not view.exists()

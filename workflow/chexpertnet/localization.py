@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import pandas as pd
 
+from chexpertnet.chexlocalize import bootstrap_ci
 from chexpertnet.markup import html_page, markdown
 from chexpertnet.observations import ABBREVIATIONS, OBSERVATIONS
 
 _ABBREV = dict(zip(OBSERVATIONS, ABBREVIATIONS, strict=True))
-COLUMNS = ["observation", "abbreviation", "images", "hit_rate", "tolerant_hit_rate", "ceiling", "chance", "mean_iou"]
+COLUMNS = ["observation", "abbreviation", "images", "hit_rate", "tolerant_hit_rate", "ceiling", "chance",
+           "over_chance", "over_chance_low", "over_chance_high", "mean_iou"]  # fmt: skip
+#: Bootstrap resamples (over images) of the pointing game's margin over chance
+RESAMPLES = 1000
 CHEXLOCALIZE_COLUMNS = ["pathology", "observation", "images", "miou_otsu", "miou_otsu_low", "miou_otsu_high",
                         "threshold_tuned", "miou_tuned", "miou_tuned_low", "miou_tuned_high", "hit_rate",
                         "hit_rate_low", "hit_rate_high"]  # fmt: skip
@@ -44,18 +48,23 @@ def chexlocalize_legend(crop: int) -> str:
     )
 
 
-def summarize(records: pd.DataFrame) -> pd.DataFrame:
+def summarize(records: pd.DataFrame, resamples: int = RESAMPLES, seed: int = 0) -> pd.DataFrame:
     """Per-image localization records (observation, hit, tolerant_hit, reachable, iou, chance) -> one row per
-    observation that has any, in CheXpert order, then 'overall' (pooled over all images)."""
+    observation that has any, in CheXpert order, then 'overall' (pooled over all images). ``over_chance``: the
+    pointing game's hit rate minus its chance level (the mean over images of hit - the box's share of the image),
+    with a percentile bootstrap 95% CI over images (``resamples``, seeded): above chance where the CI is above 0."""
     rows = []
     groups = [(o, records[records["observation"] == o]) for o in OBSERVATIONS] + [("overall", records)]
-    for observation, part in groups:
+    for n, (observation, part) in enumerate(groups):
         if not len(part):
             continue
+        margin = part["hit"].astype(float).to_numpy() - part["chance"].to_numpy(dtype=float)
+        over, low, high = bootstrap_ci(margin, resamples, seed + n)
         rows.append({
             "observation": observation, "abbreviation": _ABBREV.get(observation, "all"), "images": len(part),
             "hit_rate": part["hit"].mean(), "tolerant_hit_rate": part["tolerant_hit"].mean(),
-            "ceiling": part["reachable"].mean(), "chance": part["chance"].mean(), "mean_iou": part["iou"].mean(),
+            "ceiling": part["reachable"].mean(), "chance": part["chance"].mean(), "over_chance": over,
+            "over_chance_low": low, "over_chance_high": high, "mean_iou": part["iou"].mean(),
         })  # fmt: skip
     return pd.DataFrame(rows, columns=COLUMNS)
 
@@ -83,8 +92,11 @@ def _cells(table: pd.DataFrame, tolerance: float) -> pd.DataFrame:
     cells = table.copy()
     for c in ("hit_rate", "tolerant_hit_rate", "ceiling", "chance", "mean_iou"):
         cells[c] = cells[c].map(lambda v: f"{v:.3f}")
+    cells["over_chance"] = [f"{r.over_chance:+.3f} [{r.over_chance_low:+.3f}, {r.over_chance_high:+.3f}]"
+                            for r in table.itertuples()]  # fmt: skip
+    cells = cells.drop(columns=["over_chance_low", "over_chance_high"])
     cells.columns = ["observation", "", "TP images", "pointing hit", f"hit within {tolerance:g} px", "ceiling",
-                     "chance", "mean IoU"]  # fmt: skip
+                     "chance", "hit − chance [95% CI]", "mean IoU"]  # fmt: skip
     return cells
 
 
@@ -94,7 +106,9 @@ def legend(crop: int, feature: tuple[int, int], threshold: float) -> str:
         f"the centre of the CAM's highest cell lies in the box. The model sees {crop}x{crop} px and its CAM has "
         f"{feature[0]}x{feature[1]} cells ({crop / feature[1]:.0f} px each): the ceiling is the share of boxes that "
         f"contain any cell centre, the most a map of this resolution can hit. Chance: the box's share of the image "
-        f"(the hit rate of a random point). IoU: the upsampled CAM above {threshold:g} of its range against the box."
+        f"(the hit rate of a random point); hit − chance: the pointing game's margin over it, with a percentile "
+        f"bootstrap 95% CI over images ({RESAMPLES:,} resamples), clearly above chance where the CI is above 0. "
+        f"IoU: the upsampled CAM above {threshold:g} of its range against the box."
     )
 
 

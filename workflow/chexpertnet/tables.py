@@ -50,6 +50,10 @@ def fmt_auc_sd(auc, sd, digits: int = 3) -> str:
 
 
 # --- one experiment: the paper's Tables 1-4 -------------------------------------------------------------------------
+def _on(on: str) -> str:
+    return f", on {on}" if on else ""
+
+
 def describe(factors: Mapping[str, str]) -> str:
     return ", ".join(f"{k} {v}" for k, v in factors.items())
 
@@ -96,8 +100,9 @@ def experiment_notes(table: pd.DataFrame, resamples: int, aggregate: str) -> str
 
 
 def experiment_markdown(name: str, factors: Mapping[str, str], table: pd.DataFrame, paper: Mapping | None,
-                        resamples: int, aggregate: str) -> str:  # fmt: skip
-    title = f"# {name}: AUC per observation ({describe(factors)})\n\n"
+                        resamples: int, aggregate: str, on: str = "") -> str:  # fmt: skip
+    """``on``: the evaluation set when it is not the validation set, shown in the title ("the test set")."""
+    title = f"# {name}: AUC per observation ({describe(factors)}){_on(on)}\n\n"
     if paper:
         title += f"The paper's Table {paper['table']}, \"{paper['title']}\" (section {paper['section']}).\n\n"
     return (
@@ -107,11 +112,11 @@ def experiment_markdown(name: str, factors: Mapping[str, str], table: pd.DataFra
 
 
 def experiment_html(name: str, factors: Mapping[str, str], table: pd.DataFrame, paper: Mapping | None,
-                    resamples: int, aggregate: str) -> str:  # fmt: skip
+                    resamples: int, aggregate: str, on: str = "") -> str:  # fmt: skip
     intro = describe(factors)
     if paper:
         intro += f". The paper's Table {paper['table']}, \"{paper['title']}\" (section {paper['section']})."
-    return html_page(f"{name}: AUC per observation", [
+    return html_page(f"{name}: AUC per observation{_on(on)}", [
         ("", intro, paper_row(table)), ("", experiment_notes(table, resamples, aggregate), detail_rows(table)),
     ])  # fmt: skip
 
@@ -152,31 +157,33 @@ def delta_grid(comparisons: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def comparison_notes(baseline: str, resamples: int, comparisons: Mapping[str, pd.DataFrame]) -> str:
+def comparison_notes(baseline: str, resamples: int, comparisons: Mapping[str, pd.DataFrame],
+                     on: str = "") -> str:  # fmt: skip
     patients = ", ".join(f"{n} {int(c['patients'].iloc[0])}" for n, c in comparisons.items())
     return (
         f"Δ = experiment − {baseline}, by a paired patient bootstrap ({resamples} resamples; the same resampled "
         f"patients for both; patients scored by both: {patients}). p: two-sided bootstrap p-value of Δ (for the "
         "mean, unadjusted). In the grid, bold: the 95% CI of Δ excludes 0; *: Holm-adjusted p < 0.05 over the 14 "
-        "observations. A difference whose CI includes 0 is not distinguishable from noise on this validation set."
+        "observations. A difference whose CI includes 0 is not distinguishable from noise on "
+        f"{on or 'this validation set'}."
     )
 
 
-def comparison_markdown(baseline, factors, tables, comparisons, resamples) -> str:
-    text = "# Experiments against the baseline\n\n" + markdown(comparison_summary(baseline, factors, tables,
+def comparison_markdown(baseline, factors, tables, comparisons, resamples, on: str = "") -> str:
+    text = f"# Experiments against the baseline{_on(on)}\n\n" + markdown(comparison_summary(baseline, factors, tables,
                                                                                 comparisons))  # fmt: skip
     if comparisons:
         text += "\n## ΔAUC per observation\n\n" + markdown(delta_grid(comparisons))
-        text += "\n" + comparison_notes(baseline, resamples, comparisons) + "\n"
+        text += "\n" + comparison_notes(baseline, resamples, comparisons, on) + "\n"
     return text
 
 
-def comparison_html(baseline, factors, tables, comparisons, resamples) -> str:
+def comparison_html(baseline, factors, tables, comparisons, resamples, on: str = "") -> str:
     sections = [("", "", comparison_summary(baseline, factors, tables, comparisons))]
     if comparisons:
         grid = delta_grid(comparisons).replace(r"\*\*(.*?)\*\*", r"\1 (CI excludes 0)", regex=True)
-        sections.append(("ΔAUC per observation", comparison_notes(baseline, resamples, comparisons), grid))
-    return html_page("Experiments against the baseline", sections)
+        sections.append(("ΔAUC per observation", comparison_notes(baseline, resamples, comparisons, on), grid))
+    return html_page(f"Experiments against the baseline{_on(on)}", sections)
 
 
 def comparison_frame(comparisons: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
@@ -271,11 +278,12 @@ def claims_notes(resamples: int) -> str:
             "lies entirely on the other side, inconclusive otherwise; 'not run' names the experiment a claim needs.")
 
 
-def claims_markdown(frame: pd.DataFrame, resamples: int) -> str:
+def claims_markdown(frame: pd.DataFrame, resamples: int, on: str = "") -> str:
     shown = frame[list(CLAIM_COLUMNS)].rename(columns=CLAIM_COLUMNS)
-    return "# The paper's claims, each with a verdict\n\n" + markdown(shown) + "\n" + claims_notes(resamples) + "\n"
+    title = f"# The paper's claims, each with a verdict{_on(on)}\n\n"
+    return title + markdown(shown) + "\n" + claims_notes(resamples) + "\n"
 
 
-def claims_html(frame: pd.DataFrame, resamples: int) -> str:
+def claims_html(frame: pd.DataFrame, resamples: int, on: str = "") -> str:
     shown = frame[list(CLAIM_COLUMNS)].rename(columns=CLAIM_COLUMNS)
-    return html_page("The paper's claims, each with a verdict", [("", claims_notes(resamples), shown)])
+    return html_page(f"The paper's claims, each with a verdict{_on(on)}", [("", claims_notes(resamples), shown)])

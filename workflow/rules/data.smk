@@ -7,6 +7,7 @@ rule phantom:
         valid=f"{RESULTS}/data/CheXpert-v1.0-small/valid.csv",
         truth=f"{RESULTS}/data/phantom_truth.csv",
         segmentations=f"{RESULTS}/data/gt_segmentations_val.json",
+        test_labels=phantom_test_labels(),
     log:
         f"{LOGS}/phantom.log",
     benchmark:
@@ -24,11 +25,12 @@ rule phantom:
         valid_patients=config["phantom"]["valid_patients"],
         seed=config["phantom"]["seed"],
         height=config["phantom"]["height"],
+        test_patients=config["phantom"].get("test_patients", 0),
         code=code_hash("phantom"),
     shell:
         "python -m chexpertnet phantom --out $(dirname {output.truth}) --train-patients {params.train_patients}"
         " --valid-patients {params.valid_patients} --seed {params.seed}"
-        " --height {params.height}"
+        " --height {params.height} --test-patients {params.test_patients}"
         " --workers {threads} 2> {log}"
 
 
@@ -79,11 +81,40 @@ rule stamp:
         "python -m chexpertnet stamp --split {wildcards.split} --sha256 {params.sha256} --out {output} 2> {log}"
 
 
+rule test_labels:
+    input:
+        labels=split_csv("test") if TEST else [],
+        train=validated(view_csv("train")),
+        valid=validated(view_csv("valid")),
+    output:
+        csv=view_csv("test"),
+        report=TEST_REPORT,
+    log:
+        f"{LOGS}/test_labels.log",
+    priority: 50
+    localrule: True
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        images=TEST["images"] if TEST else "",
+        view=VIEW,
+        folder=DATA_FOLDER,
+        code=code_hash("test_labels"),
+    shell:
+        "python -m chexpertnet test-labels --labels {input.labels} --images {params.images:q}"
+        " --folder {params.folder} --exclude-patients {input.train} {input.valid} --out-view {params.view}"
+        " --out {output.csv} --report {output.report} 2> {log}"
+
+
 rule cache:
     input:
         csv=validated(view_csv("{split}")),
         stamp=split_stamp,
-        validated=validated(VALIDATION),
+        validated=split_report,
     output:
         array=f"{RESULTS}/cache/{{split}}.npy",
         index=f"{RESULTS}/cache/{{split}}.index.csv",
@@ -112,7 +143,7 @@ rule manifest:
     input:
         csv=validated(view_csv("{split}")),
         stamp=split_stamp,
-        validated=validated(VALIDATION),
+        validated=split_report,
     output:
         manifest=f"{RESULTS}/manifests/{{views}}-{{uncertainty}}/{{split}}.csv",
         summary=f"{RESULTS}/manifests/{{views}}-{{uncertainty}}/{{split}}.summary.json",

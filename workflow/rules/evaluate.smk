@@ -26,6 +26,55 @@ rule score:
         " --aggregate {params.aggregate} --resamples {params.resamples} --seed {params.seed} --out {output} 2> {log}"
 
 
+rule predict_test:
+    input:
+        unpack(predict_test_inputs),
+    output:
+        f"{TEST_RESULTS}/predictions/{{experiment}}/seed{{seed}}.csv",
+    log:
+        f"{LOGS}/predict_test/{{experiment}}/seed{{seed}}.log",
+    benchmark:
+        f"{BENCHMARKS}/predict_test/{{experiment}}/seed{{seed}}.tsv"
+    conda:
+        CONDA_ENV
+    threads: train_threads()
+    resources:
+        mem_mb=4000,
+        runtime=60,
+        gpu=GPUS_PER_TRAINING,
+    params:
+        device=config["train"]["device"],
+        code=code_hash("predict"),
+    shell:
+        "python -m chexpertnet predict --model {input.model} --manifest {input.manifest}"
+        " --cache {input.cache} {input.index} --device {params.device} --threads {threads} --out {output} 2> {log}"
+
+
+rule score_test:
+    input:
+        predictions=f"{TEST_RESULTS}/predictions/{{experiment}}/seed{{seed}}.csv",
+        labels=validated(view_csv("test")),
+        stamp=csv_stamp("test"),
+    output:
+        f"{TEST_RESULTS}/scores/{{experiment}}/seed{{seed}}.csv",
+    log:
+        f"{LOGS}/score_test/{{experiment}}/seed{{seed}}.log",
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        aggregate=config["evaluation"]["aggregate"],
+        resamples=config["evaluation"]["resamples"],
+        seed=config["evaluation"]["seed"],
+        code=code_hash("score"),
+    shell:
+        "python -m chexpertnet score --predictions {input.predictions} --labels {input.labels}"
+        " --aggregate {params.aggregate} --resamples {params.resamples} --seed {params.seed} --out {output} 2> {log}"
+
+
 rule tables:
     input:
         labels=validated(view_csv("valid")),
@@ -35,6 +84,9 @@ rule tables:
         predictions=run_files("predictions"),
         models=run_files("model"),
         epochs=run_files("epochs"),
+        test_labels=validated(view_csv("test")) if TEST else [],
+        test_stamp=csv_stamp("test") if TEST else [],
+        test_predictions=test_run_files("predictions"),
         manifests=experiment_manifests(),
         paper=PAPER_VALUES,
     output:
@@ -76,6 +128,7 @@ rule tables:
     params:
         experiments=experiment_factor_args(),
         runs=tables_run_args,
+        test_runs=test_tables_args,
         epochs_runs=epochs_run_args,
         manifests=manifest_args,
         aggregate=config["evaluation"]["aggregate"],
@@ -90,7 +143,8 @@ rule tables:
         code=code_hash("tables"),
     shell:
         "python -m chexpertnet tables --labels {input.labels} --dataset-csv {input.train_csv}"
-        " {params.experiments} {params.runs} {params.epochs_runs} {params.manifests} --baseline {params.baseline}"
+        " {params.experiments} {params.runs} {params.test_runs} {params.epochs_runs} {params.manifests}"
+        " --baseline {params.baseline}"
         " --paper {input.paper} --aggregate {params.aggregate} --resamples {params.resamples} --seed {params.seed}"
         " --config-hash {params.config_hash} --config-json {params.config_json:q} --archive {params.archive}"
         " {params.codes} --out-dir {params.out_dir} 2> {log}"

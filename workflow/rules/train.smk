@@ -59,7 +59,7 @@ rule train:
         f"{LOGS}/train/{{experiment}}/seed{{seed}}.log",
     benchmark:
         f"{BENCHMARKS}/train/{{experiment}}/seed{{seed}}.tsv"
-    priority: 5
+    priority: train_priority
     conda:
         CONDA_ENV
     threads: train_threads()

@@ -17,6 +17,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--train-patients", type=int, default=1000)
     p.add_argument("--valid-patients", type=int, default=200)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--test-patients", type=int, default=0, help="a test split of this many patients (one study "
+                   "each, gold labels), its labels in the CheXpert test set's study-level format "
+                   "(test_groundtruth.csv)")  # fmt: skip
     p.add_argument(
         "--height", type=int, default=320, help="a frontal image's height and a lateral one's width (pixels)"
     )
@@ -31,6 +34,7 @@ def run(args: argparse.Namespace) -> None:
         train_patients=args.train_patients,
         valid_patients=args.valid_patients,
         seed=args.seed,
+        test_patients=args.test_patients,
         height=args.height,
         valid_fracture=args.valid_fracture,
     )

@@ -27,6 +27,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--run", dest="runs", nargs=4, action="append", required=True, help="one trained model's outputs",
         metavar=("EXPERIMENT", "SEED", "PREDICTIONS", "CHECKPOINT"),
     )  # fmt: skip
+    p.add_argument("--test-labels", help="the test set's CheXpert-format CSV (chexpertnet test-labels): with "
+                   "--test-run, the experiment tables, comparison and claims on the test set too (test.*)")  # fmt: skip
+    p.add_argument(
+        "--test-run", dest="test_runs", nargs=3, action="append", default=[],
+        metavar=("EXPERIMENT", "SEED", "PREDICTIONS"), help="one trained model's predictions of the test set",
+    )  # fmt: skip
     p.add_argument("--baseline", default="baseline", help="the experiment the others are compared with")
     p.add_argument("--paper", help="YAML with the paper's reported values (workflow/data/paper_values.yaml)")
     p.add_argument("--aggregate", choices=("mean", "max"), default="mean", help="patient score from its images")
@@ -81,6 +87,12 @@ def run(args: argparse.Namespace) -> None:
     comparisons = {name: compare(scored[args.baseline], scored[name], args.resamples, args.seed)
                    for name in factors if name != args.baseline}  # fmt: skip
     paper_frame = T.paper_vs_ours(paper, tables)
+    test_runs = [(n, int(s), p) for n, s, p in args.test_runs]
+    if bool(args.test_labels) != bool(test_runs):
+        raise DataError("--test-labels and --test-run go together: give the test labels and every run's test "
+                        "predictions, or neither")  # fmt: skip
+    if test_runs and sorted((n, s) for n, s, _ in test_runs) != sorted((n, int(s)) for n, s, _, _ in args.runs):
+        raise DataError("--test-run: give one for every --run (the same experiments and seeds)")
     epochs = load_epochs(args.labels, [(n, int(s), f) for n, s, f in args.epochs_run], args.aggregate)
     claims = evaluate_claims(factors, args.baseline, scored, epochs, args.resamples, args.seed)
     epoch_frames = {name: epoch_table(per_epoch) for name, per_epoch in epochs.items()}
@@ -105,18 +117,43 @@ def run(args: argparse.Namespace) -> None:
     }
     for name, frame in epoch_frames.items():
         files[f"{name}.epochs"] = {".csv": T.to_csv(frame), ".md": epoch_markdown(name, frame)}
+    if test_runs:  # the test set: the same tables but the paper's (its Tables 1-4 are on the validation set)
+        on = "the test set"
+        scored_test = load_experiments(args.test_labels, test_runs, args.aggregate)
+        test_tables = {name: experiment_table(scored_test[name], args.resamples, args.seed) for name in factors}
+        test_comparisons = {name: compare(scored_test[args.baseline], scored_test[name], args.resamples, args.seed)
+                            for name in factors if name != args.baseline}  # fmt: skip
+        test_claims = evaluate_claims(factors, args.baseline, scored_test, {}, args.resamples, args.seed)
+        for name, table in test_tables.items():
+            files[f"test.{name}"] = {
+                ".csv": T.to_csv(table),
+                ".md": T.experiment_markdown(name, factors[name], table, None, args.resamples, args.aggregate, on),
+                ".html": T.experiment_html(name, factors[name], table, None, args.resamples, args.aggregate, on),
+            }
+        files["test.comparison"] = {
+            ".csv": T.to_csv(T.comparison_frame(test_comparisons)),
+            ".md": T.comparison_markdown(args.baseline, factors, test_tables, test_comparisons, args.resamples, on),
+            ".html": T.comparison_html(args.baseline, factors, test_tables, test_comparisons, args.resamples, on),
+        }
+        files["test.claims"] = {
+            ".csv": T.to_csv(test_claims),
+            ".md": T.claims_markdown(test_claims, args.resamples, on),
+            ".html": T.claims_html(test_claims, args.resamples, on),
+        }
     files["paper_vs_ours"] = {
         ".csv": T.to_csv(paper_frame),
         ".md": T.paper_vs_ours_markdown(paper_frame, paper),
         ".html": T.paper_vs_ours_html(paper_frame, paper),
     }
     inputs = {
-        "dataset_csvs": [args.labels, *args.dataset_csv],
+        "dataset_csvs": [args.labels, *args.dataset_csv, *([args.test_labels] if test_runs else [])],
         "manifests": args.manifest,
         "predictions": [r[1] for rs in runs.values() for r in rs],
         "checkpoints": [r[2] for rs in runs.values() for r in rs],
         "epoch_predictions": [f for _, _, f in args.epochs_run],
     }
+    if test_runs:
+        inputs["test_predictions"] = [p for _, _, p in test_runs]
     if args.paper:
         inputs["paper_values"] = [args.paper]
     settings = {
@@ -132,6 +169,9 @@ def run(args: argparse.Namespace) -> None:
         write_json(out / f"{stem}.provenance.json", for_outputs(shared, [out / f"{stem}{s}" for s in contents]))
     summary = {n: round(float(t.set_index("observation").loc["mean (defined observations)", "auc"]), 4)
                for n, t in tables.items()}  # fmt: skip
+    if test_runs:
+        summary |= {f"test.{n}": round(float(t.set_index("observation").loc["mean (defined observations)", "auc"]), 4)
+                    for n, t in test_tables.items()}  # fmt: skip
     version = None
     if args.archive:
         from chexpertnet.versions_report import archive_and_report

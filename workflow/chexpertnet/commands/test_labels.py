@@ -19,6 +19,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--images", required=True, help="the folder that contains test/ (test/patientN/studyN/*.jpg)")
     p.add_argument("--folder", default="CheXpert-v1.0-small", help="the dataset folder the table's Paths begin with")
     p.add_argument("--out", required=True, help="the CheXpert-format CSV (Paths <folder>/test/...)")
+    p.add_argument("--exclude-patients", nargs="+", default=[], metavar="CSV",
+                   help="CheXpert CSVs (train.csv, valid.csv) whose patients the test set may not hold")  # fmt: skip
+    p.add_argument("--out-view", help="a validated view's root: <root>/<folder>/test is linked to the test images, "
+                   "so that the table's Paths resolve under it (the workflow's data/validated)")  # fmt: skip
+    p.add_argument("--report", help="JSON naming the table's SHA-256 (as validation.json does for train and valid), "
+                   "which the cache and manifest steps check")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> None:
@@ -27,8 +33,9 @@ def run(args: argparse.Namespace) -> None:
     import pandas as pd
 
     from chexpertnet import testset
-    from chexpertnet.chexpert import DataError, check_labels, check_paths
-    from chexpertnet.fileio import write_csv
+    from chexpertnet.chexpert import DataError, check_labels, check_paths, check_patient_overlap, read_csv
+    from chexpertnet.dataview import link_target, replace_link
+    from chexpertnet.fileio import sha256_file, write_csv, write_json
 
     source = args.labels
     try:
@@ -54,7 +61,19 @@ def run(args: argparse.Namespace) -> None:
             raise DataError(f"{source}: {len(missing)} image(s) not found under {images}:\n  {shown}")
     check_paths(table, source, "test")
     check_labels(table, source, "test")
+    for other in args.exclude_patients:
+        check_patient_overlap(read_csv(other), table, other, source)
+    if args.out_view:  # the link first, the table last: a view whose table exists is complete
+        link = Path(args.out_view) / args.folder / "test"
+        link.parent.mkdir(parents=True, exist_ok=True)
+        if link.exists() and not link.is_symlink():
+            raise DataError(f"{link} exists and is not a link: remove it (the validated view links image folders)")
+        replace_link(link, link_target(images / "test", link))
     write_csv(args.out, table)
     views = table["Frontal/Lateral"].value_counts().to_dict()
-    print(json.dumps({"format": kind, "images": len(table), "studies": int(table["Path"].str.rsplit("/", n=1).str[0]
-                      .nunique()), "views": views, "out": args.out}), file=sys.stderr)  # fmt: skip
+    summary = {"format": kind, "labels": source, "images": len(table), "views": views, "out": args.out,
+               "studies": int(table["Path"].str.rsplit("/", n=1).str[0].nunique()),
+               "patients": int(table["Path"].str.split("/").str[2].nunique())}  # fmt: skip
+    if args.report:
+        write_json(args.report, {**summary, "csv_sha256": {"test": sha256_file(args.out)}})
+    print(json.dumps(summary), file=sys.stderr)

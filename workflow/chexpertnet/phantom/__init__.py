@@ -85,7 +85,15 @@ from chexpertnet.phantom.plan import (
     prevalence_for,
 )
 from chexpertnet.phantom.rendering import Rendered, render
-from chexpertnet.phantom.write import TRUTH_COLUMNS, TRUTH_FILE, encode_jpeg, generate, image_path, image_size
+from chexpertnet.phantom.write import (
+    TEST_LABELS_FILE,
+    TRUTH_COLUMNS,
+    TRUTH_FILE,
+    encode_jpeg,
+    generate,
+    image_path,
+    image_size,
+)
 
 __all__ = [
     "AIR",
@@ -107,6 +115,7 @@ __all__ = [
     "RETROCARDIAC_LESIONS",
     "SICK_WHEN_NORMAL",
     "SPLIT_IDS",
+    "TEST_LABELS_FILE",
     "TRAIN_PREVALENCE",
     "TRUTH_COLUMNS",
     "TRUTH_FILE",

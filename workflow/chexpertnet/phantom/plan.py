@@ -23,7 +23,7 @@ from chexpertnet.phantom.findings import (
 )
 from chexpertnet.phantom.labels import label_train, label_truth
 
-SPLIT_IDS = {"train": 0, "valid": 1}
+SPLIT_IDS = {"train": 0, "valid": 1, "test": 2}
 LATERAL_ONLY_EVERY = 200  # train patients 100, 300, 500, ... have only lateral images (0.5 %)
 
 
@@ -32,6 +32,7 @@ class PhantomConfig:
     train_patients: int = 1000
     valid_patients: int = 200
     seed: int = 0
+    test_patients: int = 0  # a test split like valid (gold labels, one study each), labelled per study
     height: int = 320  # CheXpert-v1.0-small's short side: a frontal's height, a lateral's width (see image_size)
     valid_fracture: bool = False  # by default no valid patient has Fracture (as the real set)
     jpeg_quality: int = 90
@@ -65,7 +66,7 @@ def _sigmoid(x: float) -> float:
 def _views(rng: np.random.Generator, projection: str, split: str, lateral_only: bool) -> tuple[str, ...]:
     if lateral_only:
         return ("lateral",) if rng.random() < 0.8 else ("lateral", "lateral")
-    if split == "valid":
+    if split != "train":  # valid and test
         return ("frontal", "lateral") if rng.random() < 0.9 else ("frontal",)
     r = rng.random()
     if rng.random() < (0.5 if projection == "AP" else 0.9):
@@ -80,8 +81,9 @@ def is_lateral_only(split: str, index: int) -> bool:
 
 
 def patient_number(config: PhantomConfig, split: str, index: int) -> int:
-    """Patient numbers: train 1..N, valid N+1..N+M."""
-    return index if split == "train" else config.train_patients + index
+    """Patient numbers: train 1..N, valid N+1..N+M, test N+M+1.. (as CheXpert's: test patients after valid's)."""
+    offset = {"train": 0, "valid": config.train_patients, "test": config.train_patients + config.valid_patients}
+    return offset[split] + index
 
 
 def prevalence_for(config: PhantomConfig, split: str) -> dict[str, float]:
@@ -99,7 +101,7 @@ def plan_patient(config: PhantomConfig, split: str, index: int) -> Patient:
     age = int(np.clip(round(rng.normal(61, 17)), 18, 90))
     anatomy = sample_anatomy(rng, sex)
     patient_part = rng.standard_normal(len(FINDINGS) + 3)
-    n_studies = 1 if split == "valid" else int(rng.choice([1, 2, 3, 4], p=[0.55, 0.28, 0.12, 0.05]))
+    n_studies = 1 if split != "train" else int(rng.choice([1, 2, 3, 4], p=[0.55, 0.28, 0.12, 0.05]))
     prevalence = prevalence_for(config, split)
     lateral_only = is_lateral_only(split, index)
     studies = []

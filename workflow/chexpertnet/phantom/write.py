@@ -23,6 +23,11 @@ from chexpertnet.phantom.plan import SPLIT_IDS, PhantomConfig, Study, plan_patie
 from chexpertnet.phantom.rendering import Rendered, render
 
 TRUTH_FILE = "phantom_truth.csv"
+#: The test split's labels, study by study, in the CheXpert test set's published format (cheXpert-test-set-labels'
+#: groundtruth.csv: Study, then the 14 observations as 0/1 in alphabetical order): the workflow reads them through
+#: `chexpertnet test-labels`, as it reads the real file. Written only when the phantom has a test split.
+TEST_LABELS_FILE = "test_groundtruth.csv"
+TEST_STUDY_PREFIX = "CheXpert-v1.0/test"
 TRUTH_COLUMNS = ("Path", "observation", "present", "severity", "visible", "x0", "y0", "x1", "y1")
 
 
@@ -99,6 +104,20 @@ def _write_table(path: Path, columns: Sequence[str], rows: list[tuple[str, ...]]
     write_csv(path, pd.DataFrame(rows, columns=list(columns), dtype=str))
 
 
+TEST_LABEL_COLUMNS = tuple(sorted(OBSERVATIONS))
+
+
+def test_study_rows(image_rows: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
+    """The test images' CSV rows -> one groundtruth.csv row per study (Study, 0/1 per observation, alphabetical):
+    a study's images share its labels (they are the study's truth)."""
+    studies: dict[str, tuple[str, ...]] = {}
+    for row in image_rows:
+        study = row[0].rsplit("/", 1)[0].split("/test/", 1)[1]  # patientN/studyN
+        labels = dict(zip(OBSERVATIONS, row[len(META_COLUMNS) :], strict=True))
+        studies[study] = tuple(str(int(float(labels[o]))) for o in TEST_LABEL_COLUMNS)
+    return [(f"{TEST_STUDY_PREFIX}/{study}", *labels) for study, labels in sorted(studies.items())]
+
+
 def _summary(config: PhantomConfig, rows: dict[str, list[tuple[str, ...]]], truth: list[tuple[str, ...]]) -> dict:
     out: dict = {"seed": config.seed}
     first_view = {}
@@ -141,32 +160,43 @@ def generate(out_dir: str | os.PathLike, config: PhantomConfig, workers: int = 1
     out.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".phantom-", dir=out))
     try:
-        counts = {"train": config.train_patients, "valid": config.valid_patients}
-        jobs = [(config, split, i, str(tmp)) for split in SPLITS for i in range(1, counts[split] + 1)]
+        counts = {"train": config.train_patients, "valid": config.valid_patients, "test": config.test_patients}
+        jobs = [(config, split, i, str(tmp)) for split in (*SPLITS, "test") for i in range(1, counts[split] + 1)]
         if workers > 1 and len(jobs) > 1:
             with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
                 results = list(pool.map(_make_patient, jobs, chunksize=max(1, min(16, len(jobs) // (4 * workers)))))
         else:
             results = [_make_patient(job) for job in jobs]
-        rows: dict[str, list] = {split: [] for split in SPLITS}
+        rows: dict[str, list] = {split: [] for split in (*SPLITS, "test")}
         truth: list[tuple[str, ...]] = []
         sizes: dict[str, tuple[int, int]] = {}
         for (_, split, _, _), (csv_rows, truth_rows, image_sizes) in zip(jobs, results, strict=True):
             rows[split].extend(csv_rows)
-            truth.extend(truth_rows)
-            sizes.update(image_sizes)
+            if split != "test":  # the localization truth is the validation set's (as CheXlocalize's _val file)
+                truth.extend(truth_rows)
+                sizes.update(image_sizes)
         for split in SPLITS:
             (tmp / DATASET_DIR / split).mkdir(parents=True, exist_ok=True)
             _write_table(tmp / DATASET_DIR / f"{split}.csv", CSV_COLUMNS, rows[split])
         _write_table(tmp / TRUTH_FILE, TRUTH_COLUMNS, truth)
         segmentation = json.dumps(localize_truth.segmentations(truth, sizes), sort_keys=True, separators=(",", ":"))
         (tmp / localize_truth.FILE).write_text(segmentation)
+        if config.test_patients:
+            _write_table(tmp / TEST_LABELS_FILE, ("Study", *TEST_LABEL_COLUMNS), test_study_rows(rows["test"]))
         final = out / DATASET_DIR
         if final.exists():
             os.replace(final, tmp / "previous")
         os.replace(tmp / DATASET_DIR, final)
         os.replace(tmp / TRUTH_FILE, out / TRUTH_FILE)
         os.replace(tmp / localize_truth.FILE, out / localize_truth.FILE)
-        return _summary(config, rows, truth)
+        if config.test_patients:
+            os.replace(tmp / TEST_LABELS_FILE, out / TEST_LABELS_FILE)
+        else:
+            (out / TEST_LABELS_FILE).unlink(missing_ok=True)  # a previous phantom's test split is gone with it
+        summary = _summary(config, rows, truth)
+        if config.test_patients:
+            summary["test"] = {"patients": config.test_patients, "studies": len(test_study_rows(rows["test"])),
+                               "images": len(rows["test"])}  # fmt: skip
+        return summary
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
