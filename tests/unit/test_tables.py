@@ -187,6 +187,25 @@ def test_tables_command_rejects_predictions_without_labels_and_leaves_nothing(tm
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
+def test_tables_command_with_a_test_set_needs_every_runs_test_predictions(tmp_path, capsys):
+    runs = _write_dataset(tmp_path, experiments=("baseline", "frontal"), seeds=(0,))
+    args = [*_tables_args(tmp_path, runs, tmp_path / "out"), "--test-labels", str(tmp_path / "valid.csv")]
+    assert main(args) == 2  # labels without predictions
+    assert "--test-labels and --test-run go together" in capsys.readouterr().err
+    one = ["--test-run", "baseline", "0", str(tmp_path / "baseline0.csv")]
+    assert main(args + one) == 2  # the frontal run's test predictions are missing
+    assert "give one for every --run" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+    # with every run's: the test tables exist beside valid's (here the same files, so the same AUCs), titled so
+    both = [*one, "--test-run", "frontal", "0", str(tmp_path / "frontal0.csv")]
+    assert main(args + both) == 0
+    out = tmp_path / "out"
+    assert (out / "test.baseline.csv").read_text() == (out / "baseline.csv").read_text()
+    assert (out / "test.comparison.csv").read_text() == (out / "comparison.csv").read_text()
+    assert (out / "test.comparison.md").read_text().startswith("# Experiments against the baseline, on the test set")
+    assert not (out / "test.paper_vs_ours.csv").exists()
+
+
 def test_figures_command_writes_roc_and_learning_curves(tmp_path):
     runs = _write_dataset(tmp_path, seeds=(0,))
     args = ["figures", "--labels", str(tmp_path / "valid.csv"), "--roc", str(tmp_path / "f/roc.png"),

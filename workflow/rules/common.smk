@@ -135,6 +135,11 @@ def view_folder(wildcards, output):
     return str(Path(output.train).parent.parent)
 
 
+def test_view_folder(wildcards, output):
+    """The view's root, from the test_labels rule's outputs (<view>/<folder>/test.csv)."""
+    return str(Path(output.csv).parent.parent)
+
+
 def validated(path):
     """An input made by the validate rule, as later steps take it (see above)."""
     return ancient(path) if REAL_DATA else path
@@ -561,6 +566,8 @@ def upstream_code_args():
         steps.insert(0, "phantom")
     if config["train"]["pretrained"] == "synthetic":
         steps.insert(steps.index("train"), "pretrain")
+    if TEST:
+        steps[steps.index("score") : steps.index("score")] = ["test_labels", "predict"]
     return " ".join(f"--code {step}={code_hash(step)}" for step in steps)
 
 

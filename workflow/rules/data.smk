@@ -101,7 +101,7 @@ rule test_labels:
         runtime=30,
     params:
         images=TEST["images"] if TEST else "",
-        view=VIEW,
+        view=test_view_folder,
         folder=DATA_FOLDER,
         code=code_hash("test_labels"),
     shell:
