@@ -414,9 +414,8 @@ TABLES = f"{RESULTS}/tables"
 FIGURES = f"{RESULTS}/figures"
 PAPER_VALUES = "workflow/data/paper_values.yaml"
 TABLE_NAMES = [*sorted(config["experiments"]), "comparison", "claims", "paper_vs_ours"]
-if (
-    TEST
-):  # the same tables on the test set, but the paper's values (its tables are on the validation set)
+# With a test split, the same tables on the test set, but the paper's values (its tables are on the validation set)
+if TEST:
     TABLE_NAMES += [
         *(f"test.{name}" for name in sorted(config["experiments"])),
         "test.comparison",
