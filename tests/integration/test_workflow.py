@@ -101,6 +101,25 @@ def test_up_to_date_tree_plans_nothing(tiny_run):
     assert "Nothing to be done" in result.stdout + result.stderr
 
 
+def test_the_longest_trainings_start_first_and_the_frozen_backbone_last(tiny_run):
+    """The order in which the shared run actually started its trainings (Snakemake's log of that run): once the
+    pretrained weights exist, every full training starts before the frozen backbone's, which trains the head only
+    (rule train's priority), so on 2 cores the short job fills the end instead of leaving a core idle."""
+    (log,) = sorted((tiny_run / ".snakemake/log").glob("*.snakemake.log"))[:1]
+    started = []
+    rule = None
+    for line in log.read_text().splitlines():
+        if re.match(r"^(local)?rule \w+:", line):
+            rule = line.split()[-1].rstrip(":")
+        elif rule == "train" and line.strip().startswith("wildcards:"):
+            started.append(re.search(r"experiment=(\w+)", line).group(1))
+            rule = None
+    config = tiny_config()
+    assert sorted(started) == sorted(config["experiments"])
+    assert started[-1] == "frozen", started
+    assert config["experiments"]["frozen"]["init"] == "frozen"
+
+
 def test_tables_regenerate_byte_identically(tiny_run):
     tables = tiny_run / "results/phantom/tables"
     before = {p.name: p.read_bytes() for p in tables.iterdir() if not p.name.endswith(".provenance.json")}

@@ -50,6 +50,15 @@ def replace_link(link: Path, target: str) -> None:
     os.replace(temporary, link)
 
 
+def link_folder(link: Path, target: Path) -> None:
+    """Point the view's ``link`` at the image folder ``target`` (made or replaced atomically); a file or folder in
+    the link's place is an error, never overwritten."""
+    link.parent.mkdir(parents=True, exist_ok=True)
+    if link.exists() and not link.is_symlink():
+        raise DataError(f"{link} exists and is not a link: remove it (the validated view links image folders)")
+    replace_link(link, link_target(target, link))
+
+
 def write_view(root: str | os.PathLike, csvs: dict[str, str | os.PathLike], paths: dict[str, list[str]],
                view: str | os.PathLike, folder: str) -> dict[str, Path]:  # fmt: skip
     """Copy each split's CSV to ``view/folder/<split>.csv`` and link the image folders its paths name; return the
@@ -61,11 +70,7 @@ def write_view(root: str | os.PathLike, csvs: dict[str, str | os.PathLike], path
             target = root / dataset_folder / split_folder
             if not target.is_dir():
                 raise DataError(f"{csvs[split]}: its images are under {target}, which is not a folder")
-            link = view / dataset_folder / split_folder
-            link.parent.mkdir(parents=True, exist_ok=True)
-            if link.exists() and not link.is_symlink():
-                raise DataError(f"{link} exists and is not a link: remove it (the validated view links image folders)")
-            replace_link(link, link_target(target, link))
+            link_folder(view / dataset_folder / split_folder, target)
     copies = {}
     for split, csv in csvs.items():
         copy = view / folder / f"{split}.csv"

@@ -82,64 +82,46 @@ def run(args: argparse.Namespace) -> None:
     if args.paper:
         paper = yaml.safe_load(Path(args.paper).read_text())["experiments"]
 
-    scored = load_experiments(args.labels, [(n, int(s), p) for n, s, p, _ in args.runs], args.aggregate)
-    tables = {name: experiment_table(scored[name], args.resamples, args.seed) for name in factors}
-    comparisons = {name: compare(scored[args.baseline], scored[name], args.resamples, args.seed)
-                   for name in factors if name != args.baseline}  # fmt: skip
-    paper_frame = T.paper_vs_ours(paper, tables)
     test_runs = [(n, int(s), p) for n, s, p in args.test_runs]
     if bool(args.test_labels) != bool(test_runs):
         raise DataError("--test-labels and --test-run go together: give the test labels and every run's test "
                         "predictions, or neither")  # fmt: skip
     if test_runs and sorted((n, s) for n, s, _ in test_runs) != sorted((n, int(s)) for n, s, _, _ in args.runs):
         raise DataError("--test-run: give one for every --run (the same experiments and seeds)")
-    epochs = load_epochs(args.labels, [(n, int(s), f) for n, s, f in args.epochs_run], args.aggregate)
-    claims = evaluate_claims(factors, args.baseline, scored, epochs, args.resamples, args.seed)
-    epoch_frames = {name: epoch_table(per_epoch) for name, per_epoch in epochs.items()}
 
-    out = Path(args.out_dir)
-    files = {}
-    for name, table in tables.items():
-        files[name] = {
-            ".csv": T.to_csv(table),
-            ".md": T.experiment_markdown(name, factors[name], table, paper.get(name), args.resamples, args.aggregate),
-            ".html": T.experiment_html(name, factors[name], table, paper.get(name), args.resamples, args.aggregate),
-        }
-    files["comparison"] = {
-        ".csv": T.to_csv(T.comparison_frame(comparisons)),
-        ".md": T.comparison_markdown(args.baseline, factors, tables, comparisons, args.resamples),
-        ".html": T.comparison_html(args.baseline, factors, tables, comparisons, args.resamples),
-    }
-    files["claims"] = {
-        ".csv": T.to_csv(claims),
-        ".md": T.claims_markdown(claims, args.resamples),
-        ".html": T.claims_html(claims, args.resamples),
-    }
-    for name, frame in epoch_frames.items():
+    def evaluated(scored: dict, epochs: dict, paper: dict, on: str = "", prefix: str = "") -> tuple[dict, dict]:
+        """One evaluation set's experiment tables, comparison and claims: (tables, {stem: {suffix: text}})."""
+        tables = {name: experiment_table(scored[name], args.resamples, args.seed) for name in factors}
+        comparisons = {name: compare(scored[args.baseline], scored[name], args.resamples, args.seed)
+                       for name in factors if name != args.baseline}  # fmt: skip
+        claims = evaluate_claims(factors, args.baseline, scored, epochs, args.resamples, args.seed)
+        files = {}
+        for name, table in tables.items():
+            text = (name, factors[name], table, paper.get(name), args.resamples, args.aggregate, on)
+            files[f"{prefix}{name}"] = {".csv": T.to_csv(table), ".md": T.experiment_markdown(*text),
+                                        ".html": T.experiment_html(*text)}  # fmt: skip
+        text = (args.baseline, factors, tables, comparisons, args.resamples, on)
+        files[f"{prefix}comparison"] = {".csv": T.to_csv(T.comparison_frame(comparisons)),
+                                        ".md": T.comparison_markdown(*text),
+                                        ".html": T.comparison_html(*text)}  # fmt: skip
+        files[f"{prefix}claims"] = {".csv": T.to_csv(claims), ".md": T.claims_markdown(claims, args.resamples, on),
+                                    ".html": T.claims_html(claims, args.resamples, on)}  # fmt: skip
+        return tables, files
+
+    scored = load_experiments(args.labels, [(n, int(s), p) for n, s, p, _ in args.runs], args.aggregate)
+    epochs = load_epochs(args.labels, [(n, int(s), f) for n, s, f in args.epochs_run], args.aggregate)
+    tables, files = evaluated(scored, epochs, paper)
+    paper_frame = T.paper_vs_ours(paper, tables)
+    for name, per_epoch in epochs.items():
+        frame = epoch_table(per_epoch)
         files[f"{name}.epochs"] = {".csv": T.to_csv(frame), ".md": epoch_markdown(name, frame)}
-    if test_runs:  # the test set: the same tables but the paper's (its Tables 1-4 are on the validation set)
-        on = "the test set"
+    test_tables = {}
+    if test_runs:  # the test set: the same tables but the paper's (its Tables 1-4 are on the validation set);
+        # claim 5 needs per-epoch predictions, which exist for the validation set only
         scored_test = load_experiments(args.test_labels, test_runs, args.aggregate)
-        test_tables = {name: experiment_table(scored_test[name], args.resamples, args.seed) for name in factors}
-        test_comparisons = {name: compare(scored_test[args.baseline], scored_test[name], args.resamples, args.seed)
-                            for name in factors if name != args.baseline}  # fmt: skip
-        test_claims = evaluate_claims(factors, args.baseline, scored_test, {}, args.resamples, args.seed)
-        for name, table in test_tables.items():
-            files[f"test.{name}"] = {
-                ".csv": T.to_csv(table),
-                ".md": T.experiment_markdown(name, factors[name], table, None, args.resamples, args.aggregate, on),
-                ".html": T.experiment_html(name, factors[name], table, None, args.resamples, args.aggregate, on),
-            }
-        files["test.comparison"] = {
-            ".csv": T.to_csv(T.comparison_frame(test_comparisons)),
-            ".md": T.comparison_markdown(args.baseline, factors, test_tables, test_comparisons, args.resamples, on),
-            ".html": T.comparison_html(args.baseline, factors, test_tables, test_comparisons, args.resamples, on),
-        }
-        files["test.claims"] = {
-            ".csv": T.to_csv(test_claims),
-            ".md": T.claims_markdown(test_claims, args.resamples, on),
-            ".html": T.claims_html(test_claims, args.resamples, on),
-        }
+        test_tables, test_files = evaluated(scored_test, {}, {}, "the test set", "test.")
+        files |= test_files
+    out = Path(args.out_dir)
     files["paper_vs_ours"] = {
         ".csv": T.to_csv(paper_frame),
         ".md": T.paper_vs_ours_markdown(paper_frame, paper),
@@ -169,9 +151,8 @@ def run(args: argparse.Namespace) -> None:
         write_json(out / f"{stem}.provenance.json", for_outputs(shared, [out / f"{stem}{s}" for s in contents]))
     summary = {n: round(float(t.set_index("observation").loc["mean (defined observations)", "auc"]), 4)
                for n, t in tables.items()}  # fmt: skip
-    if test_runs:
-        summary |= {f"test.{n}": round(float(t.set_index("observation").loc["mean (defined observations)", "auc"]), 4)
-                    for n, t in test_tables.items()}  # fmt: skip
+    summary |= {f"test.{n}": round(float(t.set_index("observation").loc["mean (defined observations)", "auc"]), 4)
+                for n, t in test_tables.items()}  # fmt: skip
     version = None
     if args.archive:
         from chexpertnet.versions_report import archive_and_report

@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> None:
 
     from chexpertnet import testset
     from chexpertnet.chexpert import DataError, check_labels, check_paths, check_patient_overlap, read_csv
-    from chexpertnet.dataview import link_target, replace_link
+    from chexpertnet.dataview import link_folder
     from chexpertnet.fileio import sha256_file, write_csv, write_json
 
     source = args.labels
@@ -62,13 +62,9 @@ def run(args: argparse.Namespace) -> None:
     check_paths(table, source, "test")
     check_labels(table, source, "test")
     for other in args.exclude_patients:
-        check_patient_overlap(read_csv(other), table, other, source)
+        check_patient_overlap(read_csv(other, columns=["Path"]), table, other, source)
     if args.out_view:  # the link first, the table last: a view whose table exists is complete
-        link = Path(args.out_view) / args.folder / "test"
-        link.parent.mkdir(parents=True, exist_ok=True)
-        if link.exists() and not link.is_symlink():
-            raise DataError(f"{link} exists and is not a link: remove it (the validated view links image folders)")
-        replace_link(link, link_target(images / "test", link))
+        link_folder(Path(args.out_view) / args.folder / "test", images / "test")
     write_csv(args.out, table)
     views = table["Frontal/Lateral"].value_counts().to_dict()
     summary = {"format": kind, "labels": source, "images": len(table), "views": views, "out": args.out,
