@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from chexpertnet.metrics import bootstrap_auc, bootstrap_counts
+from chexpertnet.evaluate.metrics import bootstrap_auc, bootstrap_counts
 
 RESAMPLES, OBSERVATIONS, PATIENTS = 2000, 14, 200
 
@@ -44,7 +44,7 @@ def main() -> None:
     subset = 100  # the loop is slow: time 100 resamples and scale
     loop = sklearn_loop(scores, labels, subset) * RESAMPLES / subset
     print(f"# bench_bootstrap: {RESAMPLES} resamples x {OBSERVATIONS} observations x {PATIENTS} patients, one core")
-    print(f"vectorised (chexpertnet.metrics.bootstrap_auc): {ours:.3f} s")
+    print(f"vectorised (chexpertnet.evaluate.metrics.bootstrap_auc): {ours:.3f} s")
     print(f"baseline, sklearn roc_auc_score per resample (timed on {subset}, scaled): {loop:.1f} s")
     print(f"ratio: {loop / ours:.0f}x")
 

@@ -28,8 +28,8 @@ from torchvision import transforms
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
 
-from chexpertnet.augment import crop_flip_numpy, draw_crops
-from chexpertnet.cache import build_cache, open_cache
+from chexpertnet.data.cache import build_cache, open_cache
+from chexpertnet.train.augment import crop_flip_numpy, draw_crops
 
 CACHE, CROP, BATCH = 364, 320, 16
 

@@ -28,9 +28,9 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow"))
 
-from chexpertnet.loss import weighted_cross_entropy  # noqa: E402
-from chexpertnet.model import CheXpertNet  # noqa: E402
-from chexpertnet.numerics import cpu_supports_bf16, numeric_path  # noqa: E402
+from chexpertnet.train.loss import weighted_cross_entropy  # noqa: E402
+from chexpertnet.train.model import CheXpertNet  # noqa: E402
+from chexpertnet.train.numerics import cpu_supports_bf16, numeric_path  # noqa: E402
 
 BATCH = 16
 # Issue 12's figures from the reference machine (2-core AMD EPYC Zen 3, AVX2, no AVX-512), fp32, img/s

@@ -3,7 +3,7 @@
 Measured in one run, same machine, same thread count, batch 16, Adam, the paper's loss:
   model step alone:  forward + loss + backward + Adam on one batch already in memory (bf16 autocast and
                      channels_last where supported): the ceiling for any loop;
-  ours:              chexpertnet.train.train(): batches from the uint8 cache (crop + flip), prefetched in a thread,
+  ours:              chexpertnet.train.loop.train(): batches from the uint8 cache (crop + flip), prefetched in a thread,
                      the same step;
   textbook:          per batch, PIL decode of each JPEG, Resize, RandomCrop, RandomHorizontalFlip, ToTensor,
                      Normalize (torchvision transforms), fp32, NCHW.
@@ -28,10 +28,10 @@ from torchvision import transforms
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
 
-from chexpertnet.loss import weighted_cross_entropy
-from chexpertnet.model import IMAGENET_MEAN, IMAGENET_STD, CheXpertNet
-from chexpertnet.numerics import numeric_path, use_bf16
-from chexpertnet.train import Split, TrainConfig, train
+from chexpertnet.train.loop import Split, TrainConfig, train
+from chexpertnet.train.loss import weighted_cross_entropy
+from chexpertnet.train.model import IMAGENET_MEAN, IMAGENET_STD, CheXpertNet
+from chexpertnet.train.numerics import numeric_path, use_bf16
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_cpu import train_step_rate  # the model step alone, as the microbenchmark measures it

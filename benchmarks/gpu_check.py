@@ -7,7 +7,7 @@ an overall time budget (parts that no longer fit are skipped, and the summary sa
   eager      the project's training step (CheXpertNet, weighted_cross_entropy, Adam lr 1e-4) on a uint8 batch
              already on the GPU, batch 16 at 320 px: fp32 NCHW; bf16 autocast + channels_last; the same with the
              training loop's extras (pinned H2D copy of whole 364 px images, crop/flip gather, isfinite + .item()
-             host syncs every step, as chexpertnet.train does); bf16 NCHW; fused Adam; batch 64
+             host syncs every step, as chexpertnet.train.loop does); bf16 NCHW; fused Adam; batch 64
   train      the real `python -m chexpertnet train` end to end on the GPU, on a phantom made with the project's
              own CLI (phantom -> validate -> cache 364 -> manifest), the paper's GPU settings
              (config/chexpert.yaml: crop 320, batch 16, --fast --no-deterministic, threads 8); its throughput.json
@@ -160,8 +160,8 @@ class Bench:
     def __init__(self, args, batch: int, fast: bool, channels_last: bool, fused: bool = False, seed: int = 0):
         import torch
 
-        from chexpertnet.loss import weighted_cross_entropy
-        from chexpertnet.model import CheXpertNet
+        from chexpertnet.train.loss import weighted_cross_entropy
+        from chexpertnet.train.model import CheXpertNet
 
         self.torch, self.loss_fn = torch, weighted_cross_entropy
         self.device = torch.device(args.device)
@@ -278,12 +278,12 @@ def part_eager(args, results: Path) -> None:
             b.free()
 
     def train_loop_step() -> dict:
-        """bf16 + channels_last step with what chexpertnet.train adds per step on a GPU: a pinned (N, 364, 364)
+        """bf16 + channels_last step with what chexpertnet.train.loop adds per step on a GPU: a pinned (N, 364, 364)
         uint8 batch copied non-blocking, crop + flip by one gather, targets/mask copied from unpinned memory,
         `torch.isfinite(loss)` in an `if` and `loss.item()` (two host syncs per step)."""
         import torch
 
-        from chexpertnet.augment import crop_flip_gather, draw_crops
+        from chexpertnet.train.augment import crop_flip_gather, draw_crops
 
         b = Bench(args, s["batch"], fast=True, channels_last=True)
         g = torch.Generator().manual_seed(7)
@@ -515,7 +515,7 @@ def part_mmap(args, results: Path) -> None:
         first_batch_ms = None
         while (batches + 1) * batch <= len(order):
             rows = np.sort(order[batches * batch : (batches + 1) * batch])
-            x = array[rows]  # fancy indexing copies: reads the rows, as chexpertnet.train does on a GPU
+            x = array[rows]  # fancy indexing copies: reads the rows, as chexpertnet.train.loop does on a GPU
             nbytes += x.nbytes
             batches += 1
             if first_batch_ms is None:
@@ -772,7 +772,6 @@ class Runner:
             epochs = [x for x in recs if x.get("event") == "epoch"]
             if epochs:
                 out["valid_loss"] = epochs[-1].get("valid_loss")
-                out["valid_mean_auc"] = epochs[-1].get("valid_mean_auc")
         if r["rc"] != 0:
             raise RuntimeError(f"train exited {r['rc']}{' (timed out)' if r['timed_out'] else ''}: {r['tail'][-2000:]}")
         return out
@@ -921,7 +920,7 @@ class Runner:
                              f"({tp.get('warmup_seconds')} s): images_per_s {tp.get('images_per_s_after_warmup')}, "
                              f"data_wait_fraction {tp.get('data_wait_fraction_after_warmup')}; "
                              f"wall {t['wall_s']} s (process start to exit, incl. "
-                             f"validation and checkpoint), valid mean AUC {t.get('valid_mean_auc')}.")  # fmt: skip
+                             f"validation and checkpoint), valid loss {t.get('valid_loss')}.")  # fmt: skip
                 lines.append(f"  `{t['command']}`")
             else:
                 lines.append(f"{key} FAILED: {t.get('error', '')[:1500]}")

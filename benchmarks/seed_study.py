@@ -29,8 +29,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow"))
 
-from chexpertnet.predictions import load_experiments  # noqa: E402
-from chexpertnet.scoring import compare  # noqa: E402
+from chexpertnet.evaluate.predictions import load_experiments  # noqa: E402
+from chexpertnet.evaluate.scoring import compare  # noqa: E402
 
 #: The planted effects the README claims: (experiment, observation or mean, sign of ΔAUC against the baseline).
 CLAIMS = (
@@ -142,7 +142,7 @@ def main() -> None:
     p.add_argument("--cores", default="all")
     p.add_argument("--skip-run", action="store_true", help="only compare (the workflow already ran)")
     a = p.parse_args()
-    from chexpertnet.numerics import numeric_path
+    from chexpertnet.train.numerics import numeric_path
 
     path_label = numeric_path("cpu", not a.fp32)
     name = a.name or f"seedstudy-{path_label.replace('+', '-')}"

@@ -21,7 +21,7 @@ import torch
 import yaml
 
 from chexpertnet.fileio import write_bytes
-from chexpertnet.train import PAUSE_ENV
+from chexpertnet.train.loop import PAUSE_ENV
 from workflow_helpers import copy_workflow, snakemake, tiny_config
 
 pytestmark = pytest.mark.integration

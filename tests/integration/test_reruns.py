@@ -70,12 +70,12 @@ def replace_in(path: Path, old: str, new: str) -> None:
 # A change edits the workflow copy it is given (code, or config/changed.yaml) and returns the experiment whose
 # retraining it checks and the extra snakemake arguments it needs.
 def loss_scaled(wd: Path):
-    replace_in(wd / "workflow/chexpertnet/loss.py", "return -(w * mask", "return -2.0 * (w * mask")
+    replace_in(wd / "workflow/chexpertnet/train/loss.py", "return -(w * mask", "return -2.0 * (w * mask")
     return "baseline", []
 
 
 def model_input_scaled(wd: Path):
-    replace_in(wd / "workflow/chexpertnet/model.py", ".div_(255.0)", ".div_(256.0)")
+    replace_in(wd / "workflow/chexpertnet/train/model.py", ".div_(255.0)", ".div_(256.0)")
     return "baseline", []
 
 

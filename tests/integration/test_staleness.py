@@ -55,34 +55,58 @@ def add_function(text: str) -> str:
 
 def test_nothing_reruns_on_an_up_to_date_tree_or_after_comment_and_readme_edits(tiny_run):
     assert plan(tiny_run)[0] == {}
-    with edited(module(tiny_run, "metrics"), lambda t: t + "\n# a comment\n"), \
-            edited(module(tiny_run, "train"), lambda t: t.replace("import torch\n", "import torch  # torch\n\n", 1)), \
-            edited(module(tiny_run, "cam"), lambda t: t.replace('"""', '"""Edited docs. ', 1)), \
+    def comment_after_import(text: str) -> str:
+        return text.replace("import torch\n", "import torch  # torch\n\n", 1)
+
+    with edited(module(tiny_run, "evaluate/metrics"), lambda t: t + "\n# a comment\n"), \
+            edited(module(tiny_run, "train/loop"), comment_after_import), \
+            edited(module(tiny_run, "localize/cam"), lambda t: t.replace('"""', '"""Edited docs. ', 1)), \
             edited(tiny_run / "README.md", lambda t: t.replace("# CheXpertNet", "# Edited", 1)):  # fmt: skip
         assert (tiny_run / "README.md").read_text().startswith("# Edited")
         assert plan(tiny_run)[0] == {}, "comments, blank lines, docstrings and the README are not code"
 
 
 def test_editing_the_cam_module_reruns_only_cams_and_the_report(tiny_run):
-    with edited(module(tiny_run, "cam"), add_function):
+    with edited(module(tiny_run, "localize/cam"), add_function):
         jobs, text = plan(tiny_run)
     assert set(jobs) == {"cam", "report"}, text
     assert "params have changed since last execution" in text
 
 
+def test_a_real_change_in_the_auc_code_reruns_evaluation_and_no_training(tiny_run):
+    """The trainings log no AUC: the weights do not depend on the evaluation code."""
+
+    def change(text: str) -> str:
+        return text.replace("return (rank_sum - positives", "return 1.0 * (rank_sum - positives", 1)
+
+    assert change(module(tiny_run, "evaluate/auc").read_text()) != module(tiny_run, "evaluate/auc").read_text()
+    with edited(module(tiny_run, "evaluate/auc"), change):
+        jobs, text = plan(tiny_run)
+    assert set(jobs) == {"score", "tables", "figures", "report"}, text
+    assert jobs["score"] == RUNS and trained(text) == []
+
+
 def test_editing_the_metrics_module_reruns_scoring_tables_figures_report_not_training(tiny_run):
-    with edited(module(tiny_run, "metrics"), add_function):
+    with edited(module(tiny_run, "evaluate/metrics"), add_function):
         jobs, text = plan(tiny_run)
     assert set(jobs) == {"score", "tables", "figures", "report"}, text
     assert jobs["score"] == RUNS
 
 
-@pytest.mark.parametrize("name", ["model", "loss", "train"])
+@pytest.mark.parametrize(("name", "rules"), [("evaluate/claims", {"tables", "report"}), ("data/testset", set())])
+def test_editing_a_module_reruns_only_the_rules_that_run_it(tiny_run, name, rules):
+    """Claims are evaluated by the tables job only; the test set's labels (no test split here) by no job at all."""
+    with edited(module(tiny_run, name), add_function):
+        jobs, text = plan(tiny_run)
+    assert set(jobs) == rules, text
+
+
+@pytest.mark.parametrize("name", ["train/model", "train/loss", "train/loop"])
 def test_editing_the_model_or_training_reruns_training_and_after_not_the_data(tiny_run, name):
     with edited(module(tiny_run, name), add_function):
         jobs, text = plan(tiny_run)
     # the synthetic pretraining runs the model, not the training loop or its loss
-    expected = TRAINING_AND_AFTER if name == "model" else TRAINING_AND_AFTER - {"pretrain_synthetic"}
+    expected = TRAINING_AND_AFTER if name == "train/model" else TRAINING_AND_AFTER - {"pretrain_synthetic"}
     assert set(jobs) == expected, text
     assert jobs["train"] == RUNS and not set(jobs) & DATA
 
@@ -125,7 +149,8 @@ def test_a_real_run_after_several_edits_rewrites_exactly_the_stale_outputs(tiny_
     shutil.copytree(tiny_run, workdir, symlinks=True)
     results = workdir / "results/phantom"
     before = files(results)
-    for name, change in (("cam", add_function), ("metrics", add_function), ("train", lambda t: t + "\n# comment\n")):
+    for name, change in (("localize/cam", add_function), ("evaluate/metrics", add_function),
+                         ("train/loop", lambda t: t + "\n# comment\n")):
         path = module(workdir, name)
         path.write_text(change(path.read_text()))
     (workdir / "README.md").write_text((workdir / "README.md").read_text() + "\nEdited.\n")

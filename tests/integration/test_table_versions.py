@@ -74,7 +74,7 @@ def test_versions_follow_content_changes_and_survive_a_kill(tiny_run, tmp_path):
     assert (workdir / TABLES / "latest_diff.md").read_text() == text
 
     # a metrics change: the CIs become 90% intervals; the scores and tables rerun, version 3 says why
-    metrics = workdir / "workflow/chexpertnet/metrics.py"
+    metrics = workdir / "workflow/chexpertnet/evaluate/metrics.py"
     source = metrics.read_text()
     assert "tail = (1 - level) / 2 * 100" in source
     metrics.write_text(source.replace("tail = (1 - level) / 2 * 100", "tail = (1 - level) * 100"))

@@ -189,7 +189,7 @@ def test_chexlocalize_polygons_score_as_the_phantoms_rle_and_foreign_ids_are_ref
     """The other CheXlocalize format, gt_annotations (polygons, only positive pathologies), built here from
     phantom_truth.csv at the same full resolution, scores as the workflow's RLE file does; a file whose ids are not
     in the manifest stops the step naming it, leaving nothing."""
-    from chexpertnet.chexlocalize import PATHOLOGIES, image_id
+    from chexpertnet.localize.chexlocalize import PATHOLOGIES, image_id
     from chexpertnet.phantom.localize_truth import FULL_RESOLUTION as F
 
     workdir = tmp_path / "wf"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from chexpertnet.augment import center_crop, random_crop_flip
+from chexpertnet.train.augment import center_crop, random_crop_flip
 
 
 def test_random_crop_flip_equals_per_image_crop_and_flip():
@@ -39,7 +39,7 @@ def test_center_crop():
 
 
 def test_gather_and_numpy_paths_agree():
-    from chexpertnet.augment import crop_flip_gather, crop_flip_numpy, draw_crops
+    from chexpertnet.train.augment import crop_flip_gather, crop_flip_numpy, draw_crops
 
     array = torch.randint(0, 256, (30, 15, 13), dtype=torch.uint8).numpy()
     rows = [3, 7, 7, 29, 0]

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from chexpertnet.cache import build_cache, load_resized, open_cache, read_npy_rows, rows_for
 from chexpertnet.cli import main
-from chexpertnet.stats import histogram_moments, weighted_histogram
+from chexpertnet.data.cache import build_cache, load_resized, open_cache, read_npy_rows, rows_for
+from chexpertnet.data.stats import histogram_moments, weighted_histogram
 
 
 def test_cache_matches_direct_decoding(dataset, tmp_path):

@@ -7,11 +7,11 @@ import pandas as pd
 import pytest
 import torch
 
-from chexpertnet import cam as C
-from chexpertnet.localization import summarize
-from chexpertnet.loss import positive_probability
-from chexpertnet.model import CheXpertNet
+from chexpertnet.localize import cam as C
+from chexpertnet.localize.localization import summarize
 from chexpertnet.observations import OBSERVATIONS
+from chexpertnet.train.loss import positive_probability
+from chexpertnet.train.model import CheXpertNet
 
 
 @pytest.mark.parametrize("seed", [0, 1])

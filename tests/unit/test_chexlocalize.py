@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from pycocotools import mask as coco
 
-from chexpertnet import chexlocalize as L
+from chexpertnet.localize import chexlocalize as L
 
 FULL = (2320, 2828)  # CheXpert-v1.0 (h, w) of an image CheXpert-v1.0-small stores as 320 x 390 (h x w)
 SMALL = (320, 390)

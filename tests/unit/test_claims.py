@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from chexpertnet import claims as C
-from chexpertnet.epochs import epoch_table
+from chexpertnet.evaluate import claims as C
+from chexpertnet.evaluate.epochs import epoch_table
+from chexpertnet.evaluate.scoring import PatientScores
 from chexpertnet.observations import OBSERVATIONS
-from chexpertnet.scoring import PatientScores
 
 N, J = 300, len(OBSERVATIONS)
 LL = OBSERVATIONS.index("Lung Lesion")

@@ -16,9 +16,9 @@ import pytest
 import torch
 from test_train import WEIGHTS, tiny_config, tiny_split
 
-from chexpertnet.checkpoint import load_model, save_checkpoint
-from chexpertnet.loss import weighted_cross_entropy
-from chexpertnet.train import COMPILE_BACKEND_ENV, TrainConfig, build_model, compiled_forward, train
+from chexpertnet.train.checkpoint import load_model, save_checkpoint
+from chexpertnet.train.loop import COMPILE_BACKEND_ENV, TrainConfig, build_model, compiled_forward, train
+from chexpertnet.train.loss import weighted_cross_entropy
 
 
 @pytest.fixture(autouse=True)

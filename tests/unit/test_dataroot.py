@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from chexpertnet.dataroot import dataset_root_problem
+from chexpertnet.data.dataroot import dataset_root_problem
 
 
 def make(root: Path, folder: str) -> None:

@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from chexpertnet.cache import build_cache
 from chexpertnet.codehash import code_hash, module_closure
-from chexpertnet.fingerprint import cache_digest, changed_components, training_fingerprint
+from chexpertnet.data.cache import build_cache
+from chexpertnet.train.fingerprint import cache_digest, changed_components, training_fingerprint
 from conftest import REPO
 
 
@@ -108,9 +108,9 @@ def package(tmp_path) -> Path:
 
 
 def test_code_hash_follows_the_code_a_command_runs(package):
-    loss = package / "chexpertnet/loss.py"
-    assert "chexpertnet.loss" in module_closure(package, "chexpertnet.commands.train")
-    assert "chexpertnet.cam" not in module_closure(package, "chexpertnet.commands.train")
+    loss = package / "chexpertnet/train/loss.py"
+    assert "chexpertnet.train.loss" in module_closure(package, "chexpertnet.commands.train")
+    assert "chexpertnet.localize.cam" not in module_closure(package, "chexpertnet.commands.train")
     train, cam = code_hash("train", package), code_hash("cam", package)
     assert train == code_hash("train", REPO / "workflow")
     text = loss.read_text()
@@ -118,7 +118,8 @@ def test_code_hash_follows_the_code_a_command_runs(package):
     assert code_hash("train", package) == train, "docstrings and comments are not code"
     loss.write_text(text.replace("return -(w * mask", "return -2 * (w * mask", 1))
     assert code_hash("train", package) != train
-    (package / "chexpertnet/cam.py").write_text((package / "chexpertnet/cam.py").read_text() + "\nX = 1\n")
+    cam_module = package / "chexpertnet/localize/cam.py"
+    cam_module.write_text(cam_module.read_text() + "\nX = 1\n")
     assert code_hash("cam", package) != cam
 
 

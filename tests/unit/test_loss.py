@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from chexpertnet.loss import positive_probability, weighted_cross_entropy
+from chexpertnet.train.loss import positive_probability, weighted_cross_entropy
 
 
 def test_hand_computed_example():

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from chexpertnet.chexpert import read_csv
 from chexpertnet.cli import main
-from chexpertnet.manifest import (
+from chexpertnet.data.chexpert import read_csv
+from chexpertnet.data.manifest import (
     MASK_PREFIX,
     build_manifest,
     class_counts,

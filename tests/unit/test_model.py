@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torchvision.models import densenet121
 
-from chexpertnet.loss import positive_probability
-from chexpertnet.model import CheXpertNet, backbone_state, load_backbone
+from chexpertnet.train.loss import positive_probability
+from chexpertnet.train.model import CheXpertNet, backbone_state, load_backbone
 
 
 def test_head_layout_is_observation_by_class():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from chexpertnet import numerics
+from chexpertnet.train import numerics
 
 
 @pytest.fixture

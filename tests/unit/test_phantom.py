@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from chexpertnet import phantom
-from chexpertnet.chexpert import PATH_RE, parse_path
+from chexpertnet.data.chexpert import PATH_RE, parse_path
 from chexpertnet.observations import CSV_COLUMNS, DATASET_DIR, OBSERVATIONS, PATHOLOGIES
 from chexpertnet.phantom import Finding, PhantomConfig, generate, plan_patient, render
 from chexpertnet.phantom.localize_truth import FILE as CHEXLOCALIZE_FILE
@@ -335,7 +335,7 @@ def test_render_is_pure_and_seeded():
 
 
 def test_contact_sheet(small, tmp_path):
-    from chexpertnet.figures import contact_sheet
+    from chexpertnet.evaluate.figures import contact_sheet
 
     root, _ = small
     out = tmp_path / "sheet.png"

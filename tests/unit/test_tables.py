@@ -11,11 +11,11 @@ import pytest
 import yaml
 from sklearn.metrics import roc_auc_score
 
-from chexpertnet import tables as T
 from chexpertnet.cli import main
-from chexpertnet.metrics import holm
+from chexpertnet.evaluate import tables as T
+from chexpertnet.evaluate.metrics import holm
+from chexpertnet.evaluate.scoring import MEAN_DEFINED, PatientScores, compare, experiment_table, score_table
 from chexpertnet.observations import ABBREVIATIONS, CSV_COLUMNS, OBSERVATIONS
-from chexpertnet.scoring import MEAN_DEFINED, PatientScores, compare, experiment_table, score_table
 from conftest import REPO
 
 PAPER = yaml.safe_load((REPO / "workflow/data/paper_values.yaml").read_text())["experiments"]
@@ -33,6 +33,23 @@ def _runs(seeds=3, patients=120, seed=0):
     labels[:, 12] = 0  # Fracture undefined
     scores = np.stack([rng.normal(labels * (0.5 + 0.2 * s), 1.0) for s in range(seeds)])
     return PatientScores(np.array([f"p{i:04d}" for i in range(patients)]), scores, labels)
+
+
+def test_seed_mean_auc_by_epoch_is_each_seeds_mean_over_observations_defined_at_every_epoch():
+    from chexpertnet.evaluate.epochs import seed_mean_auc_by_epoch
+
+    per_epoch = [_runs(seeds=2, seed=e) for e in range(3)]
+    per_epoch[1].labels[:, 4] = 0  # Lung Lesion undefined at epoch 2: left out of every epoch's mean
+    got = seed_mean_auc_by_epoch(per_epoch)
+    assert got.shape == (2, 3)
+    used = [j for j in range(14) if j not in (4, 12)]
+    for e, runs in enumerate(per_epoch):
+        for s in range(2):
+            expected = np.mean([roc_auc_score(runs.labels[:, j], runs.scores[s][:, j]) for j in used])
+            assert got[s, e] == pytest.approx(expected, abs=1e-12)
+    for runs in per_epoch:
+        runs.labels[:] = 0
+    assert np.isnan(seed_mean_auc_by_epoch(per_epoch)).all()
 
 
 def test_experiment_table_is_mean_and_sd_over_seeds():
@@ -127,7 +144,7 @@ def _write_dataset(tmp_path, experiments=("baseline", "frontal"), seeds=(0, 1)):
             (tmp_path / f"{name}{seed}.jsonl").write_text(
                 "\n".join(json.dumps(r) for r in [
                     {"event": "train", "epoch": 1, "step": 2, "loss": 3.0},
-                    {"event": "epoch", "epoch": 1, "step": 2, "valid_loss": 0.6, "valid_mean_auc": 0.7},
+                    {"event": "epoch", "epoch": 1, "step": 2, "valid_loss": 0.6},
                 ]) + "\n"
             )  # fmt: skip
             runs.append((name, seed))
@@ -212,6 +229,10 @@ def test_figures_command_writes_roc_and_learning_curves(tmp_path):
             "--learning-curves", str(tmp_path / "f/lc.png")]  # fmt: skip
     for name, seed in runs:
         args += ["--run", name, str(seed), str(tmp_path / f"{name}{seed}.csv"), str(tmp_path / f"{name}{seed}.jsonl")]
+        predictions = pd.read_csv(tmp_path / f"{name}{seed}.csv")
+        epochs = pd.concat([predictions.assign(epoch=1), predictions.assign(epoch=2)])
+        epochs.to_csv(tmp_path / f"{name}{seed}.epochs.csv", index=False)
+        args += ["--epochs-run", name, str(seed), str(tmp_path / f"{name}{seed}.epochs.csv")]
     assert main(args) == 0
     for png in ("roc.png", "lc.png"):
         assert (tmp_path / "f" / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -20,11 +20,10 @@ import pytest
 import torch
 from torchvision.models import densenet121
 
-from chexpertnet.checkpoint import load_model
-from chexpertnet.chexpert import DataError
 from chexpertnet.cli import main
-from chexpertnet.model import CheXpertNet, load_backbone
-from chexpertnet.train import (
+from chexpertnet.data.chexpert import DataError
+from chexpertnet.train.checkpoint import load_model
+from chexpertnet.train.loop import (
     PAUSE_ENV,
     Split,
     TrainConfig,
@@ -33,7 +32,8 @@ from chexpertnet.train import (
     settings_fingerprint,
     train,
 )
-from chexpertnet.weights import cached_file, fetch_imagenet_weights, load_pretrained_state
+from chexpertnet.train.model import CheXpertNet, load_backbone
+from chexpertnet.train.weights import cached_file, fetch_imagenet_weights, load_pretrained_state
 from conftest import REPO
 
 
@@ -175,7 +175,7 @@ def test_torchvision_weights_offline_without_file_says_what_to_put_where(tmp_pat
 
 def test_pretrained_from_another_runs_checkpoint(tmp_path):
     result = run_tiny(tmp_path, tiny_config(epochs=1))
-    from chexpertnet.checkpoint import save_checkpoint
+    from chexpertnet.train.checkpoint import save_checkpoint
 
     save_checkpoint(tmp_path / "model.pt", result["model"], result["optimizer"], tiny_config(epochs=1), 1, 3)
     model = build_model(tiny_config(init="pretrained", seed=5), load_pretrained_state(tmp_path / "model.pt"))
@@ -188,7 +188,7 @@ def test_pretrained_from_another_runs_checkpoint(tmp_path):
 
 
 def test_synthetic_pretraining_gives_a_loadable_backbone():
-    from chexpertnet.pretrain import pretrain_synthetic
+    from chexpertnet.train.pretrain import pretrain_synthetic
 
     state, summary = pretrain_synthetic(size=32, steps=2, batch_size=4, seed=0, log=lambda r: None)
     model = CheXpertNet()
@@ -354,7 +354,7 @@ def test_a_training_on_staged_caches_equals_one_on_the_originals_and_leaves_scra
 def test_staging_without_room_reads_the_cache_in_place(tmp_path, monkeypatch, capsys):
     import collections
 
-    import chexpertnet.cache as cache_module
+    import chexpertnet.data.cache as cache_module
 
     array, index = tmp_path / "c.npy", tmp_path / "c.csv"
     np.save(array, np.zeros((4, 8, 8), dtype=np.uint8))
@@ -386,7 +386,7 @@ def test_nan_through_the_cli_leaves_no_output(tiny_inputs, tmp_path):
 
 
 def test_steps_per_epoch_drops_the_last_partial_batch():
-    from chexpertnet.train import steps_per_epoch
+    from chexpertnet.train.loop import steps_per_epoch
 
     assert steps_per_epoch(33, 16) == 2 and steps_per_epoch(32, 16) == 2 and steps_per_epoch(16, 16) == 1
     with pytest.raises(ValueError, match=r"fewer than one batch of 16: lower train\.batch_size"):
@@ -397,7 +397,7 @@ def test_steps_per_epoch_drops_the_last_partial_batch():
 def test_train_fast_trains_and_predicts_in_channels_last(tmp_path, fast):
     """What README says `train.fast` does, read off the tensors: NHWC convolution weights in training and prediction
     (whatever the CPU's bf16), NCHW without it."""
-    from chexpertnet.predict import predict_probabilities
+    from chexpertnet.train.predict import predict_probabilities
 
     result = run_tiny(tmp_path, tiny_config(epochs=1, fast=fast))
     conv = result["model"].densenet.features.conv0.weight
@@ -409,7 +409,7 @@ def test_train_fast_trains_and_predicts_in_channels_last(tmp_path, fast):
 
 
 def test_cuda_unavailable_names_the_wheel_the_driver_and_the_fix(monkeypatch):
-    from chexpertnet.train import cuda_unavailable_message
+    from chexpertnet.train.loop import cuda_unavailable_message
 
     message = cuda_unavailable_message(built_for="13.0", devices=None)
     assert "built for CUDA 13.0, which needs an NVIDIA driver >= 580.65.06" in message
@@ -424,7 +424,7 @@ def test_cuda_unavailable_names_the_wheel_the_driver_and_the_fix(monkeypatch):
 
 
 def test_the_rate_after_warmup_leaves_out_the_first_steps():
-    from chexpertnet.train import WARMUP_STEPS, warm_rates
+    from chexpertnet.train.loop import WARMUP_STEPS, warm_rates
 
     # 10 warm-up steps took 30 s (compiling) and 1 s of waiting; then 90 more steps of 16 images in 9 s + 1 s wait
     rates = warm_rates((160, 30.0, 1.0), 1600, 39.0, 2.0)
@@ -435,7 +435,7 @@ def test_the_rate_after_warmup_leaves_out_the_first_steps():
 
 
 def test_throughput_reports_the_steady_rate_of_a_longer_run(tmp_path):
-    from chexpertnet.train import WARMUP_STEPS
+    from chexpertnet.train.loop import WARMUP_STEPS
 
     config = tiny_config(batch_size=2, epochs=1, log_every=5)
     result = train(config, tiny_split(2 * (WARMUP_STEPS + 4), 0), tiny_split(8, 1), WEIGHTS, tmp_path,

@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from chexpertnet.chexpert import DataError, find_missing, parse_label, parse_path, validate_dataset
 from chexpertnet.cli import main
+from chexpertnet.data.chexpert import DataError, find_missing, parse_label, parse_path, validate_dataset
 
 
 def run_validate(root: Path, csvs: dict[str, Path], out: Path) -> int:

@@ -12,8 +12,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from chexpertnet import versions as V
-from chexpertnet.versions_report import PAUSE_ENV, archive_and_report, diff_between, diff_texts
+from chexpertnet.evaluate import versions as V
+from chexpertnet.evaluate.versions_report import PAUSE_ENV, archive_and_report, diff_between, diff_texts
 
 
 def write_tables(folder: Path, auc: float, ci: float, note: str = "") -> list[Path]:

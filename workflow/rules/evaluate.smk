@@ -180,6 +180,7 @@ rule figures:
         stamp=csv_stamp("valid"),
         predictions=run_files("predictions"),
         histories=run_files("history"),
+        epochs=run_files("epochs"),
     output:
         roc=report(
             f"{FIGURES}/roc.png",
@@ -204,11 +205,12 @@ rule figures:
         runtime=20,
     params:
         runs=figures_run_args,
+        epochs_runs=epochs_run_args,
         aggregate=config["evaluation"]["aggregate"],
         code=code_hash("figures"),
     shell:
-        "python -m chexpertnet figures --labels {input.labels} {params.runs} --aggregate {params.aggregate}"
-        " --roc {output.roc} --learning-curves {output.learning_curves} 2> {log}"
+        "python -m chexpertnet figures --labels {input.labels} {params.runs} {params.epochs_runs}"
+        " --aggregate {params.aggregate} --roc {output.roc} --learning-curves {output.learning_curves} 2> {log}"
 
 
 rule report:

@@ -25,8 +25,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    from chexpertnet.cache import build_cache, histogram_file
-    from chexpertnet.chexpert import default_root, read_csv, require_validated
+    from chexpertnet.data.cache import build_cache, histogram_file
+    from chexpertnet.data.chexpert import default_root, read_csv, require_validated
 
     require_validated(args.validated, args.csv)
     paths = read_csv(args.csv, columns=["Path"])["Path"].tolist()

@@ -51,17 +51,22 @@ def run(args: argparse.Namespace) -> None:
     import torch
     from PIL import Image
 
-    from chexpertnet import cam as C
-    from chexpertnet.augment import center_crop
-    from chexpertnet.cache import open_cache, rows_for
-    from chexpertnet.cam_figure import cam_figure
-    from chexpertnet.checkpoint import load_model
-    from chexpertnet.chexpert import DataError, read_csv
+    from chexpertnet.data.cache import open_cache, rows_for
+    from chexpertnet.data.chexpert import DataError, read_csv
     from chexpertnet.fileio import write_csv, write_text
-    from chexpertnet.localization import CHEXLOCALIZE_COLUMNS, localization_html, localization_markdown, summarize
-    from chexpertnet.numerics import use_channels_last
+    from chexpertnet.localize import cam as C
+    from chexpertnet.localize.cam_figure import cam_figure
+    from chexpertnet.localize.localization import (
+        CHEXLOCALIZE_COLUMNS,
+        localization_html,
+        localization_markdown,
+        summarize,
+    )
     from chexpertnet.observations import OBSERVATIONS
     from chexpertnet.plotting import save_figure
+    from chexpertnet.train.augment import center_crop
+    from chexpertnet.train.checkpoint import load_model
+    from chexpertnet.train.numerics import use_channels_last
 
     torch.set_num_threads(max(1, args.threads))
     unknown = sorted(set(args.observations) - set(OBSERVATIONS))
@@ -179,7 +184,7 @@ def run(args: argparse.Namespace) -> None:
     # CheXlocalize: the true masks mapped onto the model's input, every true-positive image with a non-empty mask
     chexlocalize_rows = None
     if args.chexlocalize:
-        from chexpertnet import chexlocalize as L
+        from chexpertnet.localize import chexlocalize as L
 
         try:
             with open(args.chexlocalize) as f:

@@ -13,6 +13,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    from chexpertnet.weights import fetch_imagenet_weights
+    from chexpertnet.train.weights import fetch_imagenet_weights
 
     fetch_imagenet_weights(args.out)

@@ -15,6 +15,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--run", dest="runs", nargs=4, action="append", required=True, help="one trained model's outputs",
         metavar=("EXPERIMENT", "SEED", "PREDICTIONS", "HISTORY"),
     )  # fmt: skip
+    p.add_argument(
+        "--epochs-run", nargs=3, action="append", default=[], metavar=("EXPERIMENT", "SEED", "VALID_EPOCHS"),
+        help="a training's per-epoch validation predictions (the learning curves' AUC by epoch)",
+    )  # fmt: skip
     p.add_argument("--aggregate", choices=("mean", "max"), default="mean", help="patient score from its images")
     p.add_argument("--roc", required=True, help="PNG: ROC curves")
     p.add_argument("--learning-curves", required=True, help="PNG: learning curves")
@@ -23,10 +27,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> None:
     import json
 
-    from chexpertnet.chexpert import DataError
-    from chexpertnet.figures import learning_curves, roc_curves
+    from chexpertnet.data.chexpert import DataError
+    from chexpertnet.evaluate.epochs import seed_mean_auc_by_epoch
+    from chexpertnet.evaluate.figures import learning_curves, roc_curves
+    from chexpertnet.evaluate.predictions import load_epochs, load_experiments
     from chexpertnet.plotting import save_figure
-    from chexpertnet.predictions import load_experiments
 
     scored = load_experiments(args.labels, [(n, int(s), p) for n, s, p, _ in args.runs], args.aggregate)
     histories: dict[str, list[list[dict]]] = {}
@@ -42,5 +47,7 @@ def run(args: argparse.Namespace) -> None:
         histories.setdefault(name, []).append(records)
     n = len(next(iter(scored.values())).patients)
     save_figure(roc_curves(scored, f"Patient-level ROC curves, validation set ({n} patients)"), args.roc)
-    save_figure(learning_curves(histories), args.learning_curves)
+    per_epoch = load_epochs(args.labels, [(n, int(s), f) for n, s, f in args.epochs_run], args.aggregate)
+    epoch_auc = {name: seed_mean_auc_by_epoch(scores) for name, scores in per_epoch.items()}
+    save_figure(learning_curves(histories, epoch_auc), args.learning_curves)
     print(f"wrote {args.roc} and {args.learning_curves}", file=sys.stderr)

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from chexpertnet.manifest import BLANK_POLICIES, UNCERTAINTY_POLICIES, VIEWS
+from chexpertnet.data.manifest import BLANK_POLICIES, UNCERTAINTY_POLICIES, VIEWS
 
 ORDER = 40  # position in `chexpertnet --help`
 HELP = "images and class labels for one view variant and uncertainty policy, with a summary and class weights"
@@ -26,9 +26,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    from chexpertnet.chexpert import read_csv, require_validated
+    from chexpertnet.data.chexpert import read_csv, require_validated
+    from chexpertnet.data.manifest import build_manifest, weights_table
     from chexpertnet.fileio import write_csv, write_json
-    from chexpertnet.manifest import build_manifest, weights_table
 
     require_validated(args.validated, args.csv)
     manifest, summary = build_manifest(read_csv(args.csv), args.views, args.uncertainty, args.blank, args.seed)

@@ -24,11 +24,11 @@ def run(args: argparse.Namespace) -> None:
     import pandas as pd
     import torch
 
-    from chexpertnet.cache import open_cache, rows_for
-    from chexpertnet.checkpoint import load_model
+    from chexpertnet.data.cache import open_cache, rows_for
     from chexpertnet.fileio import write_csv
     from chexpertnet.observations import OBSERVATIONS
-    from chexpertnet.predict import predict_probabilities
+    from chexpertnet.train.checkpoint import load_model
+    from chexpertnet.train.predict import predict_probabilities
 
     torch.set_num_threads(max(1, args.threads))
     model, checkpoint = load_model(args.model)

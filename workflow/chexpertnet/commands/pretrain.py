@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> None:
     import torch
 
     from chexpertnet.fileio import atomic_path, write_json
-    from chexpertnet.pretrain import pretrain_synthetic
+    from chexpertnet.train.pretrain import pretrain_synthetic
 
     torch.set_num_threads(max(1, args.threads))
 

@@ -22,9 +22,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> None:
     import pandas as pd
 
-    from chexpertnet.chexpert import DataError, patients_of, read_csv
+    from chexpertnet.data.chexpert import DataError, patients_of, read_csv
+    from chexpertnet.evaluate.scoring import join_labels, score_table
     from chexpertnet.fileio import write_csv
-    from chexpertnet.scoring import join_labels, score_table
 
     predictions = pd.read_csv(args.predictions, dtype={"Path": str})
     try:

@@ -27,9 +27,9 @@ def run(args: argparse.Namespace) -> None:
     import pandas as pd
 
     from chexpertnet import __version__
-    from chexpertnet.cache import npy_shape, read_index, read_npy_rows, rows_for
+    from chexpertnet.data.cache import npy_shape, read_index, read_npy_rows, rows_for
+    from chexpertnet.data.stats import BINS, histogram_moments, weighted_histogram
     from chexpertnet.fileio import sha256_file, write_json
-    from chexpertnet.stats import BINS, histogram_moments, weighted_histogram
 
     manifest = pd.read_csv(args.manifest, usecols=["Path"], dtype=str)
     index = read_index(args.cache_index)

@@ -57,14 +57,14 @@ def run(args: argparse.Namespace) -> None:
 
     import yaml
 
-    from chexpertnet import tables as T
-    from chexpertnet.chexpert import DataError
-    from chexpertnet.claims import evaluate_claims
-    from chexpertnet.epochs import epoch_markdown, epoch_table
+    from chexpertnet.data.chexpert import DataError
+    from chexpertnet.evaluate import tables as T
+    from chexpertnet.evaluate.claims import evaluate_claims
+    from chexpertnet.evaluate.epochs import epoch_markdown, epoch_table
+    from chexpertnet.evaluate.predictions import load_epochs, load_experiments
+    from chexpertnet.evaluate.provenance import for_outputs, record
+    from chexpertnet.evaluate.scoring import compare, experiment_table
     from chexpertnet.fileio import write_json, write_text
-    from chexpertnet.predictions import load_epochs, load_experiments
-    from chexpertnet.provenance import for_outputs, record
-    from chexpertnet.scoring import compare, experiment_table
 
     factors = {name: {"views": v, "normalization": n, "init": i, "uncertainty": u, "epochs": int(e)}
                for name, v, n, i, u, e in args.experiment}  # fmt: skip
@@ -155,7 +155,7 @@ def run(args: argparse.Namespace) -> None:
                 for n, t in test_tables.items()}  # fmt: skip
     version = None
     if args.archive:
-        from chexpertnet.versions_report import archive_and_report
+        from chexpertnet.evaluate.versions_report import archive_and_report
 
         written = [out / f"{stem}{suffix}" for stem, contents in files.items()
                    for suffix in [*contents, ".provenance.json"]]  # fmt: skip

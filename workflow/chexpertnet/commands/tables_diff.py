@@ -23,10 +23,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> None:
     from pathlib import Path
 
-    from chexpertnet.chexpert import DataError
+    from chexpertnet.data.chexpert import DataError
+    from chexpertnet.evaluate.versions import versions
+    from chexpertnet.evaluate.versions_report import diff_between, diff_texts
     from chexpertnet.fileio import write_text
-    from chexpertnet.versions import versions
-    from chexpertnet.versions_report import diff_between, diff_texts
 
     have = versions(args.archive)
     if len(have) < 2 and (args.old is None or args.new is None):

@@ -32,9 +32,9 @@ def run(args: argparse.Namespace) -> None:
 
     import pandas as pd
 
-    from chexpertnet import testset
-    from chexpertnet.chexpert import DataError, check_labels, check_paths, check_patient_overlap, read_csv
-    from chexpertnet.dataview import link_folder
+    from chexpertnet.data import testset
+    from chexpertnet.data.chexpert import DataError, check_labels, check_paths, check_patient_overlap, read_csv
+    from chexpertnet.data.dataview import link_folder
     from chexpertnet.fileio import sha256_file, write_csv, write_json
 
     source = args.labels

@@ -58,9 +58,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def load_split(manifest_file: str, cache: list[str]):
     import pandas as pd
 
-    from chexpertnet.cache import open_cache, rows_for
-    from chexpertnet.manifest import manifest_arrays
-    from chexpertnet.train import Split
+    from chexpertnet.data.cache import open_cache, rows_for
+    from chexpertnet.data.manifest import manifest_arrays
+    from chexpertnet.train.loop import Split
 
     manifest = pd.read_csv(manifest_file, dtype={"Path": str, "substitutes_for": str}, keep_default_na=False)
     array, lookup = open_cache(*cache)
@@ -91,7 +91,7 @@ def staged_caches(caches: dict[str, list[str]], scratch: str | None) -> tuple[di
     import tempfile
     import time
 
-    from chexpertnet.cache import stage_cache
+    from chexpertnet.data.cache import stage_cache
 
     staged, folders = {}, []
     for name, cache in caches.items():
@@ -112,14 +112,14 @@ def run(args: argparse.Namespace) -> None:
     import pandas as pd
     import torch
 
-    from chexpertnet.checkpoint import save_checkpoint
     from chexpertnet.codehash import code_hash
     from chexpertnet.fileio import write_csv, write_json, write_text
-    from chexpertnet.fingerprint import training_fingerprint
-    from chexpertnet.model import IMAGENET_MEAN, IMAGENET_STD
-    from chexpertnet.numerics import numeric_path
-    from chexpertnet.train import TrainConfig, clear_state, train
-    from chexpertnet.weights import load_pretrained_state
+    from chexpertnet.train.checkpoint import save_checkpoint
+    from chexpertnet.train.fingerprint import training_fingerprint
+    from chexpertnet.train.loop import TrainConfig, clear_state, train
+    from chexpertnet.train.model import IMAGENET_MEAN, IMAGENET_STD
+    from chexpertnet.train.numerics import numeric_path
+    from chexpertnet.train.weights import load_pretrained_state
 
     if args.normalization == "dataset":
         if not args.stats:

@@ -32,9 +32,9 @@ def run(args: argparse.Namespace) -> None:
     import pandas as pd
     from PIL import Image
 
-    from chexpertnet import chexlocalize as L
-    from chexpertnet.chexpert import DataError
+    from chexpertnet.data.chexpert import DataError
     from chexpertnet.fileio import write_csv
+    from chexpertnet.localize import chexlocalize as L
 
     source = Path(args.chexlocalize)
     try:

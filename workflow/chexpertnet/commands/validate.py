@@ -17,21 +17,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=1, help="threads checking that the images exist and decode")
     p.add_argument("--out", required=True, help="validation report (JSON)")
     p.add_argument("--out-view", help="folder for the validated view: copies of the CSVs and links to the image "
-                   "folders (chexpertnet.dataview); what the workflow's later steps read")  # fmt: skip
+                   "folders (chexpertnet.data.dataview); what the workflow's later steps read")  # fmt: skip
     p.add_argument("--folder", default="CheXpert-v1.0-small", help="the view's dataset folder name")
 
 
 def run(args: argparse.Namespace) -> None:
     from chexpertnet import __version__
-    from chexpertnet.chexpert import default_root, validate_dataset
+    from chexpertnet.data.chexpert import default_root, validate_dataset
     from chexpertnet.fileio import sha256_file, write_json
 
     csvs = {"train": args.train_csv, "valid": args.valid_csv}
     root = args.root or default_root(args.train_csv)
     summary = validate_dataset(root, csvs, threads=args.threads)
     if args.out_view:
-        from chexpertnet.chexpert import read_csv
-        from chexpertnet.dataview import write_view
+        from chexpertnet.data.chexpert import read_csv
+        from chexpertnet.data.dataview import write_view
 
         paths = {split: read_csv(csv, columns=["Path"])["Path"].tolist() for split, csv in csvs.items()}
         write_view(root, csvs, paths, args.out_view, args.folder)

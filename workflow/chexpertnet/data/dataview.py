@@ -18,7 +18,7 @@ import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
-from chexpertnet.chexpert import DataError
+from chexpertnet.data.chexpert import DataError
 from chexpertnet.fileio import atomic_path
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from chexpertnet.cam import overlay, upsample
+from chexpertnet.localize.cam import overlay, upsample
 from chexpertnet.plotting import pyplot
 
 

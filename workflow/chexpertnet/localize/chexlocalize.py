@@ -1,4 +1,4 @@
-"""CheXlocalize ground truth and metrics (issue 15, first part): reading its files, mapping them onto the images the
+"""CheXlocalize ground truth and metrics: reading its files, mapping them onto the images the
 workflow reads, and the benchmark's saliency metrics. Pure functions (no file I/O): the callers read the JSON.
 
 Formats (the public CheXlocalize repository):
@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from PIL import Image, ImageDraw
 
-from chexpertnet.chexpert import DataError
+from chexpertnet.data.chexpert import DataError
 
 #: CheXlocalize's 10 pathologies and the CheXpert observation each one is (Airspace Opacity is Lung Opacity).
 PATHOLOGIES = {

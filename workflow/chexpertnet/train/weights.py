@@ -9,7 +9,7 @@ import torch
 from torch.hub import get_dir
 from torchvision.models import DenseNet121_Weights, densenet121
 
-from chexpertnet.chexpert import DataError
+from chexpertnet.data.chexpert import DataError
 from chexpertnet.fileio import atomic_path
 
 WEIGHTS = DenseNet121_Weights.IMAGENET1K_V1

@@ -7,10 +7,10 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from chexpertnet.evaluate.metrics import per_observation_auc
+from chexpertnet.evaluate.scoring import PatientScores
 from chexpertnet.markup import markdown
-from chexpertnet.metrics import per_observation_auc
 from chexpertnet.observations import ABBREVIATIONS, OBSERVATIONS
-from chexpertnet.scoring import PatientScores
 
 
 def epoch_table(per_epoch: Sequence[PatientScores]) -> pd.DataFrame:
@@ -33,6 +33,16 @@ def epoch_table(per_epoch: Sequence[PatientScores]) -> pd.DataFrame:
             best.append(int(len(column) - np.argmax(column[::-1])))  # the last epoch among ties
     frame["best_epoch"] = pd.array(best, dtype="Int64")
     return frame
+
+
+def seed_mean_auc_by_epoch(per_epoch: Sequence[PatientScores]) -> np.ndarray:
+    """(seeds, epochs): each seed's patient-level AUC after each epoch, averaged over the observations defined at
+    every epoch (NaN where none is), for learning curves with one line per seed."""
+    aucs = np.array([[per_observation_auc(e.labels, s) for s in e.scores] for e in per_epoch])  # (E, S, J)
+    defined = ~np.isnan(aucs).any(axis=(0, 1))
+    if not defined.any():
+        return np.full(aucs.shape[1::-1], np.nan)
+    return aucs[:, :, defined].mean(axis=2).T
 
 
 def epoch_markdown(name: str, frame: pd.DataFrame) -> str:

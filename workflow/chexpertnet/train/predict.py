@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from chexpertnet.augment import center_crop
-from chexpertnet.loss import positive_probability
-from chexpertnet.model import CheXpertNet
-from chexpertnet.numerics import autocast_for, use_channels_last
+from chexpertnet.train.augment import center_crop
+from chexpertnet.train.loss import positive_probability
+from chexpertnet.train.model import CheXpertNet
+from chexpertnet.train.numerics import autocast_for, use_channels_last
 
 
 def predict_probabilities(

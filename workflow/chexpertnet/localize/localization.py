@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from chexpertnet.chexlocalize import bootstrap_ci
+from chexpertnet.localize.chexlocalize import bootstrap_ci
 from chexpertnet.markup import html_page, markdown
 from chexpertnet.observations import ABBREVIATIONS, OBSERVATIONS
 

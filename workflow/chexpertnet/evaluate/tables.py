@@ -13,9 +13,9 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from chexpertnet.evaluate.scoring import MEAN_COMPETITION, MEAN_DEFINED
 from chexpertnet.markup import html_page, markdown
 from chexpertnet.observations import ABBREVIATIONS, OBSERVATIONS
-from chexpertnet.scoring import MEAN_COMPETITION, MEAN_DEFINED
 
 NA = "n/a"
 FLOAT_FORMAT = "%.6f"

@@ -1,7 +1,7 @@
 """Exact dataset statistics: mean and standard deviation of the training images in [0, 1].
 
 Pixel values are 8-bit, so the statistics follow exactly from a 256-bin integer histogram. The cache step writes
-each image's histogram as it decodes it (chexpertnet.cache); the statistics of a view variant are those histograms
+each image's histogram as it decodes it (chexpertnet.data.cache); the statistics of a view variant are those histograms
 summed with each image's multiplicity in the variant's manifest, so no variant reads the image array again.
 """
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from chexpertnet.cache import row_digest
+from chexpertnet.data.cache import row_digest
 from chexpertnet.fileio import sha256_file
 
 # Rows of a cache array whose pixels are checked against the index's digests when the cache is fingerprinted (a

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from chexpertnet import versions as V
+from chexpertnet.evaluate import versions as V
 from chexpertnet.fileio import write_text
 from chexpertnet.markup import html_page, markdown
 from chexpertnet.observations import ABBREVIATIONS, OBSERVATIONS

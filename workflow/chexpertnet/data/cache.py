@@ -26,8 +26,8 @@ import pandas as pd
 from PIL import Image
 from tqdm import tqdm
 
+from chexpertnet.data.stats import BINS
 from chexpertnet.fileio import atomic_path, write_csv
-from chexpertnet.stats import BINS
 
 RESAMPLE = Image.Resampling.BILINEAR
 

@@ -7,8 +7,8 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from chexpertnet.chexpert import DataError, patients_of, read_csv
-from chexpertnet.scoring import PatientScores, join_labels
+from chexpertnet.data.chexpert import DataError, patients_of, read_csv
+from chexpertnet.evaluate.scoring import PatientScores, join_labels
 
 
 def load_experiments(

@@ -11,7 +11,7 @@ import torch
 
 from chexpertnet import __version__
 from chexpertnet.fileio import atomic_path
-from chexpertnet.model import ARCH, CheXpertNet
+from chexpertnet.train.model import ARCH, CheXpertNet
 
 CHECKPOINT_KEYS = ("arch", "version", "config", "state_dict", "optimizer", "epoch", "step")
 

@@ -26,9 +26,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from chexpertnet.metrics import bootstrap_auc, bootstrap_counts, per_observation_auc, percentile_ci
+from chexpertnet.evaluate.metrics import bootstrap_auc, bootstrap_counts, per_observation_auc, percentile_ci
+from chexpertnet.evaluate.scoring import PatientScores
 from chexpertnet.observations import OBSERVATIONS
-from chexpertnet.scoring import PatientScores
 
 SUPPORTED, CONTRADICTED, INCONCLUSIVE = "supported", "contradicted", "inconclusive"
 NOT_RUN = "inconclusive (not run)"

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from chexpertnet.chexpert import parse_label, parse_path
+from chexpertnet.data.chexpert import parse_label, parse_path
 from chexpertnet.observations import CLASS_NAMES, NEGATIVE, OBSERVATIONS, POSITIVE, UNCERTAIN
 
 VIEWS = ("both", "frontal")

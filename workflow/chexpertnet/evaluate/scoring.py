@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from chexpertnet.metrics import (
+from chexpertnet.evaluate.metrics import (
     aggregate_by_patient,
     bootstrap_auc,
     bootstrap_counts,

@@ -1,6 +1,6 @@
 """Patient-level aggregation, the vectorised patient bootstrap and the paired test: pure functions over arrays.
 
-The AUC itself is defined in :mod:`chexpertnet.auc` (which training also uses for its logged validation AUC).
+The AUC itself is defined in :mod:`chexpertnet.evaluate.auc` (which training also uses for its logged validation AUC).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from chexpertnet.auc import per_observation_auc
+from chexpertnet.evaluate.auc import per_observation_auc
 
 
 # --- patient level -------------------------------------------------------------------------------------------------

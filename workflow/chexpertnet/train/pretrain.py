@@ -11,9 +11,9 @@ from torch import nn
 from torchvision.models import densenet121
 from tqdm import tqdm
 
-from chexpertnet.model import IMAGENET_MEAN, IMAGENET_STD
-from chexpertnet.numerics import autocast_for, derived_seed, use_channels_last
-from chexpertnet.synthetic import CLASSES, render_batch
+from chexpertnet.train.model import IMAGENET_MEAN, IMAGENET_STD
+from chexpertnet.train.numerics import autocast_for, derived_seed, use_channels_last
+from chexpertnet.train.synthetic import CLASSES, render_batch
 
 
 def pretrain_synthetic(

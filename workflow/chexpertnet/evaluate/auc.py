@@ -6,7 +6,6 @@ Where one class is absent the AUC is undefined: NaN, excluded from every mean, n
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
 import numpy as np
 
@@ -35,8 +34,3 @@ def per_observation_auc(labels: np.ndarray, scores: np.ndarray, use: np.ndarray 
         use = np.ones(labels.shape, dtype=bool)
     return [auc(labels[use[:, j], j], scores[use[:, j], j]) for j in range(labels.shape[1])]
 
-
-def mean_defined(values: Sequence[float]) -> float:
-    """Mean over the values that are defined (not NaN); NaN if none is."""
-    defined = [v for v in values if not math.isnan(v)]
-    return float(np.mean(defined)) if defined else math.nan

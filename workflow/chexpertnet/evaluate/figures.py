@@ -116,11 +116,11 @@ def roc_curves(scored, title: str = "") -> object:
     """A 4x4 grid: one panel per observation with every experiment's patient-level ROC curve overlaid (one line
     per seed), each labelled with its AUC (mean over seeds); panels where the AUC is undefined say so.
 
-    ``scored`` maps experiment names to :class:`chexpertnet.scoring.PatientScores`. Returns the figure.
+    ``scored`` maps experiment names to :class:`chexpertnet.evaluate.scoring.PatientScores`. Returns the figure.
     """
     from sklearn.metrics import roc_curve
 
-    from chexpertnet.auc import auc
+    from chexpertnet.evaluate.auc import auc
 
     plt = pyplot()
     fig, axes = plt.subplots(4, 4, figsize=(13, 13))
@@ -159,14 +159,17 @@ def roc_curves(scored, title: str = "") -> object:
     return fig
 
 
-def learning_curves(histories, title: str = "") -> object:
+def learning_curves(histories, epoch_auc=None, title: str = "") -> object:
     """Three panels with the experiments overlaid (one line per seed): training loss (the logged running mean, by
-    step), validation loss and validation mean AUC (image level, as logged during training) per epoch.
+    step), validation loss per epoch (as logged during training) and validation mean AUC per epoch (patient level,
+    from each epoch's validation predictions: the evaluation stage's AUC by epoch).
 
     ``histories`` maps experiment names to lists (one per seed) of history records (the train step's
-    history.jsonl). Returns the figure.
+    history.jsonl); ``epoch_auc`` maps experiment names to (seeds, epochs) arrays of mean AUC
+    (:func:`chexpertnet.evaluate.epochs.seed_mean_auc_by_epoch`). Returns the figure.
     """
     plt = pyplot()
+    epoch_auc = epoch_auc or {}
     fig, (ax_loss, ax_vloss, ax_auc) = plt.subplots(1, 3, figsize=(14, 4.2))
     for k, (name, seeds) in enumerate(histories.items()):
         color = _EXPERIMENT_COLORS[k % len(_EXPERIMENT_COLORS)]
@@ -180,15 +183,19 @@ def learning_curves(histories, title: str = "") -> object:
             if epochs:
                 x = [r["epoch"] for r in epochs]
                 ax_vloss.plot(x, [r["valid_loss"] for r in epochs], "o-", color=color, lw=1.2, ms=4, label=label)
-                ax_auc.plot(x, [r["valid_mean_auc"] for r in epochs], "o-", color=color, lw=1.2, ms=4, label=label)
+        for i, values in enumerate(epoch_auc.get(name, [])):
+            x = range(1, len(values) + 1)
+            ax_auc.plot(x, values, "o-", color=color, lw=1.2, ms=4, label=name if i == 0 else None)
     ax_loss.set(xlabel="step", ylabel="weighted cross-entropy", title="training loss")
     ax_vloss.set(xlabel="epoch", ylabel="cross-entropy (uncertain class masked)", title="validation loss")
-    ax_auc.set(xlabel="epoch", ylabel="mean AUC (defined observations)", title="validation mean AUC (image level)")
+    ax_auc.set(xlabel="epoch", ylabel="mean AUC (observations defined at every epoch)",
+               title="validation mean AUC (patient level)")  # fmt: skip
     for ax in (ax_vloss, ax_auc):
         ax.xaxis.get_major_locator().set_params(integer=True)
     for ax in (ax_loss, ax_vloss, ax_auc):
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
     fig.suptitle(title or "Learning curves", fontsize=12)
     fig.tight_layout()
     return fig

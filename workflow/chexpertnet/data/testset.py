@@ -1,4 +1,4 @@
-"""The CheXpert test set's labels (issue 15): either published format -> one CheXpert-format table, image by image.
+"""The CheXpert test set's labels: either published format -> one CheXpert-format table, image by image.
 Pure functions over data frames and file listings; `chexpertnet test-labels` reads and writes the files.
 
 - Study level, ``groundtruth.csv`` (cheXpert-test-set-labels): ``Study`` (``CheXpert-v1.0/test/patient64741/study1``)
@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import pandas as pd
 
-from chexpertnet.chexpert import DataError, csv_line
+from chexpertnet.data.chexpert import DataError, csv_line
 from chexpertnet.observations import CSV_COLUMNS, OBSERVATIONS
 
 _STUDY = re.compile(r"(?:^|/)test/(patient\d+)/study(\d+)/?$")

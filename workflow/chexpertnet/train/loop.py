@@ -5,8 +5,9 @@ from a checkpoint continues exactly as an uninterrupted one. The model that goes
 validation is only logged (learning curves), never used to select a checkpoint.
 
 Resume state (``state_dir/resume.pt``) carries the fingerprint of the job that wrote it (code, settings, the content
-of every input: chexpertnet.fingerprint); it is used only by a job with the same fingerprint, removed otherwise, and
-removed once the job's outputs are written (``clear_state``), so a finished training is never "resumed".
+of every input: chexpertnet.train.fingerprint); it is used only by a job with the same fingerprint, removed
+otherwise, and removed once the job's outputs are written (``clear_state``), so a finished training is never
+"resumed".
 
 Fault injection for tests: with the environment variable CHEXPERTNET_PAUSE_AT_STEP=K the training, right after
 writing its checkpoint at step K, writes ``state_dir/paused-at-step<K>`` and waits until it is killed. A test kills
@@ -31,13 +32,12 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from chexpertnet.auc import mean_defined, per_observation_auc
-from chexpertnet.augment import center_crop, crop_flip_gather, crop_flip_numpy, draw_crops
-from chexpertnet.checkpoint import save_checkpoint
-from chexpertnet.fingerprint import changed_components, training_fingerprint
-from chexpertnet.loss import binary_cross_entropy, positive_probability, weighted_cross_entropy
-from chexpertnet.model import IMAGENET_MEAN, IMAGENET_STD, CheXpertNet, load_backbone
-from chexpertnet.numerics import autocast_for, derived_seed, numeric_path, seed_everything, use_channels_last
+from chexpertnet.train.augment import center_crop, crop_flip_gather, crop_flip_numpy, draw_crops
+from chexpertnet.train.checkpoint import save_checkpoint
+from chexpertnet.train.fingerprint import changed_components, training_fingerprint
+from chexpertnet.train.loss import binary_cross_entropy, positive_probability, weighted_cross_entropy
+from chexpertnet.train.model import IMAGENET_MEAN, IMAGENET_STD, CheXpertNet, load_backbone
+from chexpertnet.train.numerics import autocast_for, derived_seed, numeric_path, seed_everything, use_channels_last
 
 RESUME_FILE = "resume.pt"
 WARMUP_STEPS = 10  # throughput.json also reports the rate after this process's first steps (autotuning, compiling)
@@ -265,8 +265,9 @@ class LossWatch:
 
 
 def evaluate(model: CheXpertNet, split: Split, config: TrainConfig, device: torch.device) -> dict:
-    """Valid loss (masked 2-way softmax), per-observation image-level AUC and every image's P(positive)
-    (``probabilities``, (N, 14) float64 in the split's order, as `chexpertnet predict` computes them)."""
+    """Valid loss (masked 2-way softmax) and every image's P(positive) (``probabilities``, (N, 14) float64 in the
+    split's order, as `chexpertnet predict` computes them). No AUC here: the evaluation stage computes AUC by epoch
+    from these predictions (valid_epochs.csv), so evaluation code stays out of what the weights depend on."""
     model.eval()
     probabilities, logits_all = [], []
     with torch.no_grad(), autocast_context(config):
@@ -284,9 +285,7 @@ def evaluate(model: CheXpertNet, split: Split, config: TrainConfig, device: torc
     use = (split.mask > 0) & (split.classes < 2)
     binary = torch.from_numpy(use)
     loss = float(binary_cross_entropy(logits[binary], torch.from_numpy(split.classes)[binary]))
-    probabilities = torch.cat(probabilities).numpy()
-    auc = per_observation_auc(split.classes, probabilities, use)
-    return {"valid_loss": loss, "valid_auc": auc, "valid_mean_auc": mean_defined(auc), "probabilities": probabilities}
+    return {"valid_loss": loss, "probabilities": torch.cat(probabilities).numpy()}
 
 
 def warm_rates(warm: tuple[int, float, float] | None, images: int, step_s: float, wait_s: float) -> dict:
@@ -464,7 +463,7 @@ def train(
             epoch, batch = epoch + 1, 0
             record = {"event": "epoch", "epoch": epoch, "step": step, **metrics}
             history.append(record)
-            log({k: v for k, v in record.items() if k != "valid_auc"})
+            log(record)
             checkpoint(epoch, 0)
     total = step_seconds + wait_seconds
     throughput = {

@@ -1,0 +1,282 @@
+"""The workflow's plan (chexpertnet.plan), called directly: paths, targets, arguments and cluster requests. Expected
+values are worked out by hand from the formulas' documented constants, not by calling the code under test again."""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import shlex
+
+import pytest
+import yaml
+
+from chexpertnet import plan as P
+from conftest import REPO, write_dataset
+
+DEFAULT = yaml.safe_load((REPO / "config/config.yaml").read_text())
+PAPER = yaml.safe_load((REPO / "config/chexpert.yaml").read_text())
+MB = 1024 * 1024
+
+
+def config(**changes) -> dict:
+    """The built-in default with top-level sections updated (dicts merged one level deep)."""
+    c = copy.deepcopy(DEFAULT)
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(c.get(key), dict) and key != "experiments":
+            c[key].update(value)
+        else:
+            c[key] = value
+    return c
+
+
+def real(root, **changes) -> dict:
+    return config(dataset={"name": "real", "source": "chexpert", "root": str(root)}, **changes)
+
+
+def csv_with_rows(path, rows: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("Path,x\n" + "".join(f"p{i},1\n" for i in range(rows)))
+    P.csv_rows.cache_clear()
+
+
+# --- paths and config checks -----------------------------------------------------------------------------------------
+def test_paths_follow_the_dataset_name_and_folder():
+    p = P.Plan(config())
+    assert p.results == "results/phantom" and p.logs == "results/phantom/logs"
+    assert p.data_root() == "results/phantom/data"
+    assert p.split_csv("valid") == "results/phantom/data/CheXpert-v1.0-small/valid.csv"
+    assert p.view_csv("train") == "results/phantom/data/validated/CheXpert-v1.0-small/train.csv"
+    assert p.csv_stamp("train") == [] and p.test is None and p.phantom_test_labels() == []
+    weights = p.manifest_path("frontal", "ones", "valid", "weights")
+    assert weights == "results/phantom/manifests/frontal-ones/valid.weights.csv"
+    with pytest.raises(ValueError, match="no test split"):
+        p.split_csv("test")
+
+
+def test_real_data_paths_stamps_and_root_errors(tmp_path):
+    write_dataset(tmp_path / "root")
+    p = P.Plan(real(tmp_path / "root"))
+    assert p.data_root() == str(tmp_path / "root") and p.real_data
+    assert p.split_csv("train") == f"{tmp_path}/root/CheXpert-v1.0-small/train.csv"
+    assert p.csv_stamp("valid") == "results/real/data/validated/valid.sha256.json"
+    assert p.split_report("test") == "results/real/test_labels.json" and p.split_report("train") == p.validation
+    assert p.data_threads(8) == 8 and P.Plan(config()).data_threads(8) == 1
+    with pytest.raises(ValueError, match=r"dataset\.root is not set"):
+        P.Plan(config(dataset={"name": "real", "source": "chexpert", "root": None})).data_root()
+    with pytest.raises(ValueError, match=r"did you mean dataset\.root"):
+        P.Plan(real(tmp_path / "root/CheXpert-v1.0-small")).data_root()
+
+
+def test_test_split_sources():
+    p = P.Plan(config(phantom={"test_patients": 5}))
+    assert p.test == {"labels": "results/phantom/data/test_groundtruth.csv",
+                      "images": "results/phantom/data/CheXpert-v1.0-small"}  # fmt: skip
+    assert p.phantom_test_labels() == ["results/phantom/data/test_groundtruth.csv"]
+    assert p.split_csv("test") == "results/phantom/data/test_groundtruth.csv"
+    given = {"labels": "/d/groundtruth.csv", "images": "/d"}
+    r = P.Plan(config(dataset={"name": "r", "source": "chexpert", "root": "/x", "test": given}))
+    assert r.test == given and r.phantom_test_labels() == []
+
+
+def test_a_baseline_or_cam_experiment_that_is_not_configured_is_named():
+    with pytest.raises(ValueError, match=r"evaluation.baseline is 'nope'.*\['baseline', 'dataset_norm'"):
+        P.Plan(config(evaluation={"baseline": "nope"}))
+    with pytest.raises(ValueError, match=r"cam.experiments names \['ghost'\]"):
+        P.Plan(config(cam={"experiments": ["baseline", "ghost"]}))
+
+
+# --- experiments and training --------------------------------------------------------------------------------------
+def test_runs_and_variants_are_sorted():
+    experiments = copy.deepcopy(DEFAULT["experiments"])
+    experiments["frontal"]["seeds"] = [2, 0]
+    experiments["ones"] = {**experiments["baseline"], "uncertainty": "ones", "seeds": [1]}
+    p = P.Plan(config(experiments=experiments))
+    assert p.runs() == [("baseline", 0), ("dataset_norm", 0), ("frontal", 2), ("frontal", 0), ("frozen", 0),
+                        ("ones", 1), ("scratch", 0)]  # fmt: skip
+    assert p.variants() == [("both", "multiclass"), ("both", "ones"), ("frontal", "multiclass")]
+    assert p.run_files("history")[2] == "results/phantom/models/frontal/seed2/history.jsonl"
+
+
+def test_train_inputs_follow_the_factors():
+    p = P.Plan(config())
+    base = p.train_inputs("baseline")
+    assert base["pretrained"] == "results/phantom/pretrained/densenet121-synthetic.pt" and "stats" not in base
+    assert base["train_manifest"] == "results/phantom/manifests/both-multiclass/train.csv"
+    assert "pretrained" not in p.train_inputs("scratch") and "pretrained" in p.train_inputs("frozen")
+    assert p.train_inputs("dataset_norm")["stats"] == "results/phantom/stats/both-multiclass.json"
+    assert p.train_inputs("frontal")["valid_manifest"] == "results/phantom/manifests/frontal-multiclass/valid.csv"
+    assert P.Plan(config(train={"pretrained": "torchvision"})).pretrained_file() == "resources/densenet121-imagenet.pth"
+    assert P.Plan(config(train={"pretrained": "/w/my.pt"})).pretrained_file() == "/w/my.pt"
+
+
+def test_experiment_and_train_arguments():
+    experiments = copy.deepcopy(DEFAULT["experiments"])
+    experiments["frozen"]["epochs"] = 7
+    p = P.Plan(config(experiments=experiments))
+    assert p.experiment_args("scratch") == "--init scratch --normalization imagenet --epochs 3"
+    assert p.experiment_args("frozen", pretrained="w.pt") == (
+        "--init frozen --normalization imagenet --epochs 7 --pretrained w.pt")
+    assert p.experiment_args("dataset_norm", "w.pt", "s.json") == (
+        "--init pretrained --normalization dataset --epochs 3 --pretrained w.pt --stats s.json")
+    args = shlex.split(p.train_args())
+    assert args[args.index("--betas") + 1 : args.index("--betas") + 3] == ["0.9", "0.999"]
+    assert "--hflip" in args and "--fast" in args and "--deterministic" in args and args[-1] == "50"
+    assert "--no-hflip" in P.Plan(config(image={"hflip": False})).train_args()
+
+
+def test_longer_trainings_get_higher_priority_and_the_frozen_backbone_the_lowest():
+    experiments = copy.deepcopy(DEFAULT["experiments"])
+    experiments["long"] = {**experiments["baseline"], "epochs": 5}
+    p = P.Plan(config(experiments=experiments))
+    assert p.train_priority("baseline") == pytest.approx(5.03)  # 3 epochs x 1.0
+    assert p.train_priority("frozen") == pytest.approx(5 + 3 * 0.45 / 100)
+    assert p.train_priority("long") == pytest.approx(5.05)
+    experiments["huge"] = {**experiments["baseline"], "epochs": 500}
+    huge = P.Plan(config(experiments=experiments)).train_priority("huge")
+    assert huge == pytest.approx(5.99)  # capped: below the pretraining's 10
+
+
+def test_threads_and_gpus():
+    assert P.Plan(config()).train_threads() == 1 and P.Plan(config()).gpus_per_training == 0
+    cuda = P.Plan(config(train={"device": "cuda", "threads": 6}))
+    assert cuda.train_threads() == 2 and cuda.gpus_per_training == 1
+
+
+# --- cluster requests ----------------------------------------------------------------------------------------------
+def test_planned_sizes_of_files_not_made_yet(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    p = P.Plan(config())  # cache_size 110
+    with pytest.raises(P.NotYetKnown):  # the phantom before it is generated
+        p.planned_mb("results/phantom/cache/train.npy")
+    csv_with_rows(tmp_path / "results/phantom/data/CheXpert-v1.0-small/train.csv", 1000)
+    csv_bytes = len("Path,x\n") + sum(len(f"p{i},1\n") for i in range(1000))
+    assert p.planned_mb("results/phantom/cache/train.npy") == pytest.approx((128 + 1000 * 110 * 110) / MB)
+    assert p.planned_mb("results/phantom/cache/train.histograms.npy") == pytest.approx((128 + 1000 * 1024) / MB)
+    assert p.planned_mb("results/phantom/cache/train.index.csv") == pytest.approx(csv_bytes / MB)
+    assert p.planned_mb("results/phantom/manifests/both-ones/train.csv") == pytest.approx(csv_bytes / MB)
+    assert p.planned_mb("results/phantom/data/validated/CheXpert-v1.0-small/train.csv") == pytest.approx(csv_bytes / MB)
+    assert p.planned_mb("results/phantom/stats/both-ones.json") == 0.0
+    assert p.planned_mb("results/other/cache/train.npy") == 0.0
+    # memory: a fixed part plus 4 MB per MB of table, or all inputs plus 8000 MB
+    assert p.cache_mem_mb("results/phantom/data/validated/CheXpert-v1.0-small/train.csv") == math.ceil(
+        1000 + 4 * csv_bytes / MB)
+    (tmp_path / "made.bin").write_bytes(b"\0" * (3 * MB))
+    assert p.train_mem_mb(["made.bin", "results/phantom/cache/train.npy"]) == math.ceil(
+        3 + (128 + 1000 * 110 * 110) / MB + 8000)
+    assert p.stats_mem_mb("made.bin", "results/phantom/manifests/both-ones/train.csv") == math.ceil(
+        1000 + 4 * (3 + csv_bytes / MB))
+
+
+def test_training_wall_time_by_hand(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    manifest = "results/phantom/manifests/both-multiclass/train.csv"
+    p = P.Plan(config(image={"crop_size": 320}, train={"threads": 4}))
+    with pytest.raises(P.NotYetKnown):
+        p.train_runtime_min("baseline", manifest)
+    # before the manifest exists: the train CSV's images. CPU at 320 px: 2 images/s per thread x 4 threads
+    csv_with_rows(tmp_path / "results/phantom/data/CheXpert-v1.0-small/train.csv", 20_000)
+    assert p.train_runtime_min("baseline", manifest) == math.ceil(30 + 1.5 * 20_000 * 3 / 8 / 60)  # 218
+    csv_with_rows(tmp_path / manifest, 100)  # the manifest, once made, wins
+    assert p.train_runtime_min("baseline", manifest) == 60  # at least an hour
+    # at 160 px a CPU thread does 4x the images
+    small = P.Plan(config(image={"crop_size": 160}, train={"threads": 1}))
+    csv_with_rows(tmp_path / manifest, 4_000)
+    assert small.train_runtime_min("baseline", manifest) == math.ceil(30 + 1.5 * 4_000 * 3 / 8 / 60)  # 68
+    # GPU: 50 images/s whatever the size; the real training set's 223,414 images x 3 epochs
+    cuda = P.Plan(config(train={"device": "cuda"}))
+    csv_with_rows(tmp_path / manifest, 223_414)
+    assert cuda.train_runtime_min("baseline", manifest) == math.ceil(30 + 1.5 * 223_414 * 3 / 50 / 60)  # 366
+    experiments = copy.deepcopy(DEFAULT["experiments"])
+    experiments["baseline"]["epochs"] = 30
+    assert P.Plan(config(train={"device": "cuda"}, experiments=experiments)).train_runtime_min(
+        "baseline", manifest) == 23 * 60  # at most 23 hours
+
+
+# --- evaluation arguments and targets ------------------------------------------------------------------------------
+def test_run_flags_quote_files_and_refuse_a_length_mismatch():
+    p = P.Plan(config())
+    flags = p.run_flags("--run", [f"p {i}.csv" for i in range(5)], [f"m{i}.pt" for i in range(5)])
+    assert shlex.split(flags)[:5] == ["--run", "baseline", "0", "p 0.csv", "m0.pt"]
+    assert shlex.split(flags)[-5:] == ["--run", "scratch", "0", "p 4.csv", "m4.pt"]
+    with pytest.raises(ValueError, match="4 files for 5 runs"):
+        p.run_flags("--epochs-run", ["a"] * 4)
+    assert p.test_tables_args("t.csv", []) == ""
+    t = P.Plan(config(phantom={"test_patients": 3}))
+    assert shlex.split(t.test_tables_args("t x.csv", [f"q{i}" for i in range(5)]))[:6] == [
+        "--test-labels", "t x.csv", "--test-run", "baseline", "0", "q0"]
+
+
+def test_experiment_factor_arguments():
+    args = P.Plan(config()).experiment_factor_args().split("--experiment ")[1:]
+    assert [a.strip() for a in args] == [
+        "baseline both imagenet pretrained multiclass 3", "dataset_norm both dataset pretrained multiclass 3",
+        "frontal frontal imagenet pretrained multiclass 3", "frozen both imagenet frozen multiclass 3",
+        "scratch both imagenet scratch multiclass 3",
+    ]  # fmt: skip
+
+
+def test_upstream_steps_follow_the_sources():
+    assert P.Plan(config()).upstream_steps() == [
+        "phantom", "validate", "cache", "manifest", "stats", "pretrain", "train", "score", "tables"]
+    test = {"labels": "l", "images": "i"}
+    real_test = config(dataset={"name": "r", "source": "chexpert", "root": "/x", "test": test},
+                       train={"pretrained": "torchvision"})  # fmt: skip
+    assert P.Plan(real_test).upstream_steps() == [
+        "validate", "cache", "manifest", "stats", "train", "test_labels", "predict", "score", "tables"]
+
+
+def test_config_json_puts_the_validated_view_in_place_of_a_real_root():
+    phantom = P.Plan(config())
+    assert json.loads(phantom.config_json()) == config()
+    r = P.Plan(real("/data/here"))
+    moved = P.Plan(real("/data/elsewhere"))
+    assert json.loads(r.config_json())["dataset"]["root"] == "results/real/data/validated"
+    assert r.config_hash() == moved.config_hash() != phantom.config_hash() and len(r.config_hash()) == 16
+
+
+def test_targets_of_the_default_and_with_a_test_split():
+    p = P.Plan(config())
+    targets = p.all_targets()
+    assert len(targets) == len(set(targets))
+    assert p.table_names == ["baseline", "dataset_norm", "frontal", "frozen", "scratch", "comparison", "claims",
+                             "paper_vs_ours"]  # fmt: skip
+    for f in ("results/phantom/validation.json", "results/phantom/cache/valid.histograms.npy",
+              "results/phantom/manifests/frontal-multiclass/train.summary.json",
+              "results/phantom/stats/frontal-multiclass.json", "results/phantom/scores/frozen/seed0.csv",
+              "results/phantom/tables/claims.md", "results/phantom/tables/scratch.epochs.csv",
+              "results/phantom/tables/history.csv", "results/phantom/tables/latest_diff.html",
+              "results/phantom/cam/baseline/seed0/chexlocalize.csv", "results/phantom/report.html"):  # fmt: skip
+        assert f in targets, f
+    assert not [t for t in targets if "/test" in t]
+    assert p.report_targets()[-2:] == ["results/phantom/cam/baseline/seed0/figure1.png",
+                                       "results/phantom/cam/baseline/seed0/localization.html"]  # fmt: skip
+    t = P.Plan(config(phantom={"test_patients": 3}))
+    assert t.table_names[-3:] == ["test.scratch", "test.comparison", "test.claims"]
+    assert "results/phantom/test/scores/frontal/seed0.csv" in t.all_targets()
+    assert "results/phantom/manifests/both-multiclass/test.csv" in t.experiment_manifests()
+    assert len(t.all_targets()) == len(targets) + 2 * 5 + 3 * 7  # test predictions and scores; 7 tables x 3 formats
+
+
+def test_cam_inputs_and_arguments(tmp_path):
+    p = P.Plan(config())
+    assert p.cam_runs() == [("baseline", 0)]
+    inputs = p.cam_inputs("baseline", 0)
+    assert inputs["boxes"] == "results/phantom/data/phantom_truth.csv" and inputs["stamp"] == []
+    assert inputs["labels"] == "results/phantom/data/validated/CheXpert-v1.0-small/valid.csv"
+    r = P.Plan(real("/x", cam={"boxes": None, "chexlocalize": "/c/gt.json"}))
+    assert "boxes" not in r.cam_inputs("baseline", 0) and r.cam_inputs("baseline", 0)["chexlocalize"] == "/c/gt.json"
+    args = shlex.split(p.cam_args("b x.csv", None))
+    assert args[:6] == ["--observations", "Lung Opacity", "Enlarged Cardiomediastinum", "Pleural Effusion",
+                        "Cardiomegaly", "Pneumothorax"]  # fmt: skip
+    assert args[-2:] == ["--boxes", "b x.csv"] and "--chexlocalize" not in args
+    assert shlex.split(p.cam_args(None, "g.json"))[-4:] == ["--chexlocalize", "g.json", "--chexlocalize-split", "valid"]
+
+
+def test_the_paper_config_plans_its_seeds(tmp_path):
+    write_dataset(tmp_path / "root")
+    c = copy.deepcopy(PAPER)
+    c["dataset"]["root"] = str(tmp_path / "root")
+    p = P.Plan(c)
+    assert p.results == "results/chexpert" and p.gpus_per_training == 1
+    assert len(p.runs()) == sum(len(e["seeds"]) for e in c["experiments"].values())
