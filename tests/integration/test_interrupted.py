@@ -119,7 +119,7 @@ def test_sigkill_then_a_changed_input_does_not_resume_the_partial_state(killed, 
     throughput = json.loads((workdir / RESULTS / "models/baseline/seed0/throughput.json").read_text())
     manifest = workdir / RESULTS / "manifests/both-multiclass/train.csv"
     assert throughput["start_step"] == 0
-    assert throughput["images"] == 2 * (sum(1 for _ in manifest.open()) - 1) // 8 * 8
+    assert throughput["images"] == 2 * ((sum(1 for _ in manifest.open()) - 1) // 8) * 8  # epochs x full batches
     assert not (workdir / STATE).exists()
 
 

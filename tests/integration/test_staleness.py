@@ -35,6 +35,17 @@ def edited(path: Path, change: Callable[[str], str]) -> Iterator[None]:
         path.write_text(original)
 
 
+@contextlib.contextmanager
+def written(path: Path, text: str) -> Iterator[None]:
+    """A new file for the duration of the block: tests that share the tiny run leave no config behind."""
+    assert not path.exists(), f"{path} exists: another test left it in the shared run"
+    try:
+        path.write_text(text)
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+
+
 def plan(workdir: Path, config: str = "config/tiny.yaml"):
     result = snakemake(workdir, "--configfile", config, "-n")
     return planned_jobs(result), result.stdout + result.stderr
@@ -120,8 +131,8 @@ def test_editing_the_phantom_reruns_everything(tiny_run):
 def test_changing_one_experiment_reruns_only_its_jobs_and_the_tables(tiny_run):
     config = yaml.safe_load((tiny_run / "config/tiny.yaml").read_text())
     config["experiments"]["scratch"]["normalization"] = "dataset"
-    (tiny_run / "config/changed.yaml").write_text(yaml.safe_dump(config))
-    jobs, text = plan(tiny_run, "config/changed.yaml")
+    with written(tiny_run / "config/changed.yaml", yaml.safe_dump(config)):  # the shared run stays as it was
+        jobs, text = plan(tiny_run, "config/changed.yaml")
     assert jobs == {"train": 1, "score": 1, "tables": 1, "figures": 1, "report": 1}, text
     assert trained(text) == ["scratch/seed0"]
 
@@ -129,8 +140,8 @@ def test_changing_one_experiment_reruns_only_its_jobs_and_the_tables(tiny_run):
 def test_adding_a_seed_runs_only_the_new_seed(tiny_run):
     config = yaml.safe_load((tiny_run / "config/tiny.yaml").read_text())
     config["experiments"]["frontal"]["seeds"] = [0, 1]
-    (tiny_run / "config/seeds.yaml").write_text(yaml.safe_dump(config))
-    jobs, text = plan(tiny_run, "config/seeds.yaml")
+    with written(tiny_run / "config/seeds.yaml", yaml.safe_dump(config)):
+        jobs, text = plan(tiny_run, "config/seeds.yaml")
     assert jobs == {"train": 1, "score": 1, "tables": 1, "figures": 1, "report": 1}, text
     assert trained(text) == ["frontal/seed1"]
 

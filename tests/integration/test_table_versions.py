@@ -13,9 +13,12 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import pytest
 import yaml
 
 from workflow_helpers import snakemake
+
+pytestmark = pytest.mark.integration
 
 ARCHIVE = "results/phantom/archive/tables"
 TABLES = "results/phantom/tables"

@@ -68,14 +68,30 @@ def test_adding_a_test_set_scores_it_without_retraining(tmp_path):
     table = pd.read_csv(results / "tables/test.baseline.csv").set_index("observation")
     patients = both.assign(patient=both["Path"].str.split("/").str[2]).groupby("patient").mean(numeric_only=True)
     labels = truth.assign(patient=truth["Study"].str.split("/").str[2]).set_index("patient").loc[patients.index]
+    score = pd.read_csv(results / "test/scores/baseline/seed0.csv").set_index("observation")  # the score_test step's
+    comparison = pd.read_csv(results / "tables/test.comparison.csv").set_index("observation")
+    frontal_patients = frontal.assign(patient=frontal["Path"].str.split("/").str[2]).groupby("patient").mean(
+        numeric_only=True)
+    common = patients.index.intersection(frontal_patients.index)
     checked = 0
     for observation in [c for c in truth.columns if c != "Study"]:
         if labels[observation].nunique() == 2:
             expected = roc_auc_score(labels[observation], patients[observation])
             assert table.loc[observation, "auc"] == pytest.approx(expected, abs=1e-6), observation
+            assert score.loc[observation, "auc"] == pytest.approx(expected, abs=1e-6), observation
+            on_common = labels.loc[common, observation]
+            if on_common.nunique() == 2:  # Δ = frontal − baseline on the patients both scored
+                delta = (roc_auc_score(on_common, frontal_patients.loc[common, observation])
+                         - roc_auc_score(on_common, patients.loc[common, observation]))  # fmt: skip
+                assert comparison.loc[observation, "delta"] == pytest.approx(delta, abs=1e-6), observation
+                if min(on_common.sum(), (1 - on_common).sum()) >= 2:  # DeLong needs two of each class
+                    assert 0 <= comparison.loc[observation, "p_delong"] <= 1, observation
+                else:
+                    assert np.isnan(comparison.loc[observation, "p_delong"]), observation
             checked += 1
         else:
             assert np.isnan(table.loc[observation, "auc"]), observation
+            assert np.isnan(score.loc[observation, "auc"]), observation
     assert checked >= 5
     # the validation tables are those of the first run; the test ones are labelled as such, the paper's stay on valid
     tables = results / "tables"
@@ -84,8 +100,7 @@ def test_adding_a_test_set_scores_it_without_retraining(tmp_path):
     claims = pd.read_csv(tables / "test.claims.csv").set_index("claim")
     assert claims.loc["1", "compared"] == "baseline − frontal" and claims.loc["5", "verdict"].endswith("(not run)")
     assert not (tables / "test.paper_vs_ours.md").exists()
-    comparison = pd.read_csv(tables / "test.comparison.csv")
-    assert set(comparison["experiment"]) == {"frontal"}
+    assert set(pd.read_csv(tables / "test.comparison.csv")["experiment"]) == {"frontal"}
     # a new version of the tables holds them, and the report shows them
     history = pd.read_csv(tables / "history.csv")
     assert list(history["version"]) == [1, 2] and "mean_auc.test.baseline" in history.columns

@@ -16,6 +16,7 @@ import pytest
 import yaml
 from PIL import Image
 
+from chexpertnet.plan import Plan
 from workflow_helpers import chexpert_workflow, copy_workflow, planned_jobs, snakemake, tiny_config
 
 pytestmark = pytest.mark.integration
@@ -116,8 +117,15 @@ def test_the_longest_trainings_start_first_and_the_frozen_backbone_last(tiny_run
             rule = None
     config = tiny_config()
     assert sorted(started) == sorted(config["experiments"])
-    assert started[-1] == "frozen", started
-    assert config["experiments"]["frozen"]["init"] == "frozen"
+    # the order the priorities ask for: no training starts after one of lower priority unless it waited for the
+    # pretrained weights and that one did not (scratch needs none and may start during the pretraining)
+    plan = Plan(config)
+    priority = {name: plan.train_priority(name) for name in started}
+    waits = {name: "pretrained" in plan.train_inputs(name) for name in started}
+    for i, early in enumerate(started):
+        for late in started[i + 1 :]:
+            assert priority[late] <= priority[early] or (waits[late] and not waits[early]), (started, priority)
+    assert started[-1] == "frozen" and priority["frozen"] < min(p for n, p in priority.items() if n != "frozen")
 
 
 def test_tables_regenerate_byte_identically(tiny_run):

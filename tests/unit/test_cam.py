@@ -93,13 +93,35 @@ def test_localize_hits_misses_ceiling_and_chance():
     cam[1, 2] = 5.0  # cell centre at x = 2.5 * 28 = 70, y = 1.5 * 28 = 42 on a 112 px image
     inside = C.localize(cam, (60, 30, 80, 50), (112, 112), tolerance=8)
     assert inside.hit and inside.tolerant_hit and inside.reachable and inside.iou > 0
-    assert inside.chance == pytest.approx(20 * 20 / 112**2, rel=0.05)
+    assert inside.pixel_share == pytest.approx(20 * 20 / 112**2, rel=0.05)
+    # chance as the hit is scored: cell centres at 14, 42, 70, 98; the box (60..80, 30..50) holds x 70 and y 42,
+    # one cell of 16; an image-blind pointer at the centre cell scores what this share says over random boxes
+    assert inside.chance == 1 / 16
     near = C.localize(cam, (74, 30, 90, 50), (112, 112), tolerance=8)  # 4 px right of the maximum
     assert not near.hit and near.tolerant_hit
     far = C.localize(cam, (0, 80, 20, 100), (112, 112), tolerance=8)
     assert not far.hit and not far.tolerant_hit and far.reachable  # (14, 98) is a cell centre inside
     tiny = C.localize(cam, (20, 20, 26, 26), (112, 112), tolerance=8)
     assert not tiny.reachable  # no cell centre in a 6 px box between centres 14 and 42
+    assert tiny.chance == 0 and tiny.pixel_share > 0  # a box no cell centre reaches: no pointer can hit it
+    wide = C.localize(cam, (0, 0, 112, 50), (112, 112), tolerance=8)
+    assert wide.chance == 8 / 16  # rows at y 14 and 42, all four columns
+
+
+def test_chance_is_the_hit_rate_of_an_image_blind_pointer():
+    """Over many random boxes, a pointer that picks a random cell, whatever the image, hits as often as the mean
+    chance says (its hits are scored by the same rule as the CAM's)."""
+    rng = np.random.default_rng(5)
+    chance, hits = [], []
+    for _ in range(3000):
+        x0, y0 = rng.uniform(0, 90, 2)
+        box = (x0, y0, x0 + rng.uniform(4, 40), y0 + rng.uniform(4, 40))
+        cam = np.zeros((4, 4))
+        cam[rng.integers(4), rng.integers(4)] = 1.0  # blind: the pointed cell ignores the box
+        result = C.localize(cam, box, (112, 112), tolerance=0)
+        chance.append(result.chance)
+        hits.append(result.hit)
+    assert np.mean(hits) == pytest.approx(np.mean(chance), abs=0.015)  # the standard error is about 0.005
 
 
 def test_map_box_follows_the_resize_and_centre_crop():

@@ -22,8 +22,8 @@ EXPECTED = {
     "data": {"chexpert", "dataroot", "dataview", "manifest", "cache", "stats", "testset"},
     "train": {"model", "loss", "augment", "loop", "checkpoint", "fingerprint", "numerics", "pretrain", "synthetic",
               "weights", "predict"},
-    "evaluate": {"auc", "metrics", "scoring", "predictions", "tables", "claims", "epochs", "figures", "versions",
-                 "versions_report", "provenance"},
+    "evaluate": {"auc", "delong", "metrics", "scoring", "predictions", "tables", "claims", "epochs", "figures",
+                 "versions", "versions_report", "provenance"},
     "localize": {"cam", "cam_figure", "localization", "chexlocalize"},
 }  # fmt: skip
 

@@ -14,9 +14,11 @@ from sklearn.metrics import roc_auc_score
 from chexpertnet.cli import main
 from chexpertnet.evaluate import tables as T
 from chexpertnet.evaluate.metrics import holm
-from chexpertnet.evaluate.scoring import MEAN_DEFINED, PatientScores, compare, experiment_table, score_table
+from chexpertnet.evaluate.scoring import MEAN_DEFINED, MEAN_ROWS, PatientScores, compare, experiment_table, score_table
 from chexpertnet.observations import ABBREVIATIONS, CSV_COLUMNS, OBSERVATIONS
 from conftest import REPO
+
+MEAN_ROWS_LIST = list(MEAN_ROWS)
 
 PAPER = yaml.safe_load((REPO / "workflow/data/paper_values.yaml").read_text())["experiments"]
 
@@ -88,6 +90,16 @@ def test_compare_identical_experiments_gives_zero_and_p_1_and_detects_a_gain():
     gain = compare(runs, better, resamples=300).set_index("observation")
     assert gain.loc[MEAN_DEFINED, "delta"] > 0.05 and gain.loc[MEAN_DEFINED, "ci_low"] > 0
     assert gain.loc[MEAN_DEFINED, "p"] < 0.01
+    # DeLong beside the bootstrap: per observation, the seed-averaged test of delong_difference; none for the means
+    from chexpertnet.evaluate.delong import delong_difference
+
+    for j, o in enumerate(OBSERVATIONS):
+        expected = delong_difference(runs.scores[..., j], better.scores[..., j], runs.labels[:, j])
+        assert gain.loc[o, "p_delong"] == pytest.approx(expected["p"], abs=1e-15, nan_ok=True)
+        assert gain.loc[o, "delong_low"] == pytest.approx(expected["low"], abs=1e-15, nan_ok=True)
+    assert gain.loc[MEAN_ROWS_LIST, "p_delong"].isna().all() and math.isnan(gain.loc["Fracture", "p_delong"])
+    assert (gain.drop(index=["Fracture", *MEAN_ROWS_LIST])["p_delong"] < 0.05).all()
+    assert (same.drop(index=["Fracture", *MEAN_ROWS_LIST])["p_delong"] == 1).all()
 
 
 def test_compare_uses_only_patients_both_scored():
@@ -187,6 +199,12 @@ def test_tables_command_writes_every_table_byte_identically_with_provenance(tmp_
     comparison_md = (tmp_path / "a/comparison.md").read_text()
     assert "| frontal | frontal |" in comparison_md and "| baseline | both |" in comparison_md
     assert "Δ mean AUC" in comparison_md and "## ΔAUC per observation" in comparison_md
+    assert "## DeLong's test per observation (p-value)" in comparison_md and "Sun & Xu 2014" in comparison_md
+    delong_row = next(line for line in comparison_md.split("## DeLong")[1].splitlines() if line.startswith("| frontal"))
+    expected = comparison.set_index("abbreviation")["p_delong"]
+    assert delong_row.split(" | ")[1].strip("*") == T.fmt_p(expected["NF"])
+    assert expected.drop(index=["F", "mean", "mean5"]).notna().all()  # Fracture has no positive: no test
+    assert expected[["F", "mean", "mean5"]].isna().all()
     claims = pd.read_csv(tmp_path / "a/claims.csv").set_index("claim")
     assert claims.loc["1", "compared"] == "baseline − frontal" and claims.loc["1", "verdict"] in (
         "supported", "contradicted", "inconclusive")  # fmt: skip

@@ -6,6 +6,7 @@ import json
 import math
 import multiprocessing
 import os
+import time
 import uuid
 from pathlib import Path
 
@@ -117,16 +118,29 @@ def test_a_killed_archiving_leaves_the_archive_consistent(tmp_path):
         while not marker.exists():  # the new version is complete in its hidden folder, not yet renamed
             proc.join(0.05)
             assert proc.is_alive(), "the archiving process ended before pausing"
+        (paused,) = [p for p in archive.iterdir() if p.name.startswith(".incoming-")]
+        # a concurrent archiving (another tables job) leaves the live one's folder alone
+        other = tmp_path / "other"
+        assert V.offer(archive, write_tables(other, 0.7, 0.05), meta()) == 2
+        assert paused.is_dir() and sorted(paused.iterdir())
+        # one left by a process of another host is kept for a day
+        foreign = archive / ".incoming-1-abcdef12-some-other-host"
+        foreign.mkdir()
         proc.kill()
         proc.join()
     finally:
         if proc.is_alive():
             proc.kill()
-    assert V.versions(archive) == [1]  # the half-made version is invisible
-    assert any(p.name.startswith(".incoming-") for p in archive.iterdir())
-    assert archive_and_report(archive, [Path(f) for f in files], meta(resamples=7), out) == 2
-    assert not any(p.name.startswith(".incoming-") for p in archive.iterdir())  # the stale one was removed
-    assert V.read_version(archive, 2)["previous"] == 1
+    assert V.versions(archive) == [1, 2]  # the half-made version is invisible
+    assert paused.is_dir()
+    assert archive_and_report(archive, [Path(f) for f in files], meta(resamples=7), out) == 3
+    assert not paused.exists()  # its process is dead: removed
+    assert foreign.is_dir()
+    old = time.time() - V.STALE_AFTER_S - 60
+    os.utime(foreign, (old, old))
+    assert archive_and_report(archive, [Path(f) for f in files], meta(resamples=7), out) is None
+    assert not any(p.name.startswith(".incoming-") for p in archive.iterdir())
+    assert V.read_version(archive, 3)["previous"] == 2
 
 
 def test_reading_a_missing_version_names_the_ones_there(tmp_path):

@@ -179,7 +179,7 @@ def run(args: argparse.Namespace) -> None:
                 result = C.localize(cam, box, (crop, crop), args.tolerance, args.threshold)
             records.append({"Path": r["Path"], "observation": r["observation"], **result.__dict__})
     table = summarize(pd.DataFrame(records, columns=["Path", "observation", "hit", "tolerant_hit", "reachable",
-                                                     "iou", "chance"]))  # fmt: skip
+                                                     "iou", "chance", "pixel_share"]))  # fmt: skip
 
     # CheXlocalize: the true masks mapped onto the model's input, every true-positive image with a non-empty mask
     chexlocalize_rows = None

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from chexpertnet.evaluate.delong import delong_per_observation
 from chexpertnet.evaluate.metrics import (
     aggregate_by_patient,
     bootstrap_auc,
@@ -135,7 +136,8 @@ def compare(
 ) -> pd.DataFrame:
     """Paired bootstrap of ``other`` against ``baseline`` on the patients both scored (the same resampled patients
     for both; seed-averaged AUCs where there are several seeds): per observation and for the two means, the AUCs,
-    ΔAUC, its CI, the two-sided p-value, and the Holm-adjusted p-value over the observations."""
+    ΔAUC, its CI, the two-sided p-value, and the Holm-adjusted p-value over the observations; beside them, per
+    observation, DeLong's test of the same Δ (``delong_low``, ``delong_high``, ``p_delong``; NaN for the means)."""
     common = np.intersect1d(baseline.patients, other.patients)
     if not len(common):
         raise ValueError("compare: the two experiments share no scored patient")
@@ -146,6 +148,8 @@ def compare(
     counts = bootstrap_counts(len(common), resamples, seed)
     result = paired_bootstrap(a.scores, b.scores, a.labels, counts, level, means=_means)
     p_holm = np.r_[holm(result["p"][:14]), result["p"][14:]]
+    delong = delong_per_observation(a.scores, b.scores, a.labels, level)
+    none = np.full(len(MEAN_ROWS), np.nan)
     return pd.DataFrame({
         "observation": [*OBSERVATIONS, *MEAN_ROWS],
         "abbreviation": [*ABBREVIATIONS, "mean", "mean5"],
@@ -157,4 +161,7 @@ def compare(
         "ci_high": result["high"],
         "p": result["p"],
         "p_holm": p_holm,
+        "delong_low": np.r_[delong["low"], none],
+        "delong_high": np.r_[delong["high"], none],
+        "p_delong": np.r_[delong["p"], none],
     })  # fmt: skip

@@ -157,6 +157,26 @@ def delta_grid(comparisons: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def delong_grid(comparisons: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """DeLong's p-value of ΔAUC per observation: bold where p < 0.05 (unadjusted)."""
+    rows = []
+    for name, comp in comparisons.items():
+        row = {"experiment": name}
+        for _, r in comp.iloc[: len(OBSERVATIONS)].iterrows():
+            cell = fmt_p(r["p_delong"])
+            row[r["abbreviation"]] = f"**{cell}**" if not _isnan(r["p_delong"]) and r["p_delong"] < 0.05 else cell
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+DELONG_NOTES = (
+    "DeLong's test (DeLong et al. 1988; the fast algorithm of Sun & Xu 2014) of the same Δ per observation: the "
+    "variance of the paired AUC difference from the patients' structural components (seed-averaged where there are "
+    "several seeds: patient sampling only), two-sided p, unadjusted; bold: p < 0.05. n/a where the observation has "
+    "fewer than 2 positive or 2 negative patients. comparison.csv has its 95% CI (delong_low, delong_high)."
+)
+
+
 def comparison_notes(baseline: str, resamples: int, comparisons: Mapping[str, pd.DataFrame],
                      on: str = "") -> str:  # fmt: skip
     patients = ", ".join(f"{n} {int(c['patients'].iloc[0])}" for n, c in comparisons.items())
@@ -175,6 +195,8 @@ def comparison_markdown(baseline, factors, tables, comparisons, resamples, on: s
     if comparisons:
         text += "\n## ΔAUC per observation\n\n" + markdown(delta_grid(comparisons))
         text += "\n" + comparison_notes(baseline, resamples, comparisons, on) + "\n"
+        text += "\n## DeLong's test per observation (p-value)\n\n" + markdown(delong_grid(comparisons))
+        text += "\n" + DELONG_NOTES + "\n"
     return text
 
 
@@ -183,13 +205,16 @@ def comparison_html(baseline, factors, tables, comparisons, resamples, on: str =
     if comparisons:
         grid = delta_grid(comparisons).replace(r"\*\*(.*?)\*\*", r"\1 (CI excludes 0)", regex=True)
         sections.append(("ΔAUC per observation", comparison_notes(baseline, resamples, comparisons, on), grid))
+        delong = delong_grid(comparisons).replace(r"\*\*(.*?)\*\*", r"\1 (p < 0.05)", regex=True)
+        sections.append(("DeLong's test per observation (p-value)", DELONG_NOTES, delong))
     return html_page(f"Experiments against the baseline{_on(on)}", sections)
 
 
 def comparison_frame(comparisons: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     if not comparisons:
         return pd.DataFrame(columns=["experiment", "observation", "abbreviation", "patients", "auc_baseline", "auc",
-                                     "delta", "ci_low", "ci_high", "p", "p_holm"])  # fmt: skip
+                                     "delta", "ci_low", "ci_high", "p", "p_holm", "delong_low", "delong_high",
+                                     "p_delong"])  # fmt: skip
     return pd.concat([c.assign(experiment=n)[["experiment", *c.columns]] for n, c in comparisons.items()],
                      ignore_index=True)  # fmt: skip
 

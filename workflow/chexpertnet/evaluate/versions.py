@@ -23,6 +23,8 @@ import math
 import os
 import re
 import shutil
+import socket
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -32,7 +34,8 @@ import pandas as pd
 VERSION_FILE = "version.json"
 CONTENT_SUFFIXES = (".csv", ".md", ".html")
 _VERSION_DIR = re.compile(r"^v(\d{4,})$")
-_INCOMING = ".incoming-"
+_INCOMING = ".incoming-"  # .incoming-<pid>-<random>-<host>: a version being written
+STALE_AFTER_S = 24 * 3600
 
 
 def version_dir(archive: str | os.PathLike, number: int) -> Path:
@@ -72,9 +75,30 @@ def content_digest(files: Mapping[str, bytes]) -> str:
     return h.hexdigest()
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
 def _remove_stale(root: Path) -> None:
+    """Remove the hidden folders of killed archivings: those of this host whose process is gone (a concurrent
+    tables job's folder, whose process is alive, is left alone), and any older than a day (another host's)."""
+    host = socket.gethostname()
     for child in root.glob(_INCOMING + "*"):
-        shutil.rmtree(child, ignore_errors=True)
+        pid, _, rest = child.name[len(_INCOMING) :].partition("-")
+        _, _, child_host = rest.partition("-")
+        try:
+            age = time.time() - child.stat().st_mtime
+        except FileNotFoundError:
+            continue
+        mine = child_host == host and pid.isdigit()
+        if (mine and not _alive(int(pid))) or (not mine and age > STALE_AFTER_S):
+            shutil.rmtree(child, ignore_errors=True)
 
 
 def offer(archive: str | os.PathLike, files: Sequence[str | os.PathLike], meta: Mapping, pause=None) -> int | None:
@@ -92,7 +116,7 @@ def offer(archive: str | os.PathLike, files: Sequence[str | os.PathLike], meta: 
     have = versions(root)
     if have and read_version(root, have[-1]).get("content_digest") == digest:
         return None
-    incoming = root / f"{_INCOMING}{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    incoming = root / f"{_INCOMING}{os.getpid()}-{uuid.uuid4().hex[:8]}-{socket.gethostname()}"
     incoming.mkdir()
     try:
         for name, data in contents.items():

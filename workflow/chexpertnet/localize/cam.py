@@ -57,7 +57,9 @@ class Localization:
     tolerant_hit: bool  # ... or within `tolerance` pixels of it
     reachable: bool  # some cell centre lies in the box: the most a map of this resolution can achieve
     iou: float  # of the thresholded, upsampled CAM with the box
-    chance: float  # the box's share of the image: the hit rate of a random point
+    chance: float  # the share of the map's cells whose centre lies in the box: the hit rate of an image-blind
+    # pointer scored like the CAM (a random cell's centre), the pointing game's chance level
+    pixel_share: float  # the box's share of the image's pixels (the hit rate of a random point anywhere)
 
 
 def cell_centres(h: int, w: int, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -86,8 +88,9 @@ def localize(cam: np.ndarray, box: tuple[float, float, float, float], size: tupl
     reachable = bool(((xs >= x0) & (xs <= x1)).any() and ((ys >= y0) & (ys <= y1)).any())
     yy, xx = np.mgrid[0 : size[0], 0 : size[1]] + 0.5  # pixel centres
     inside = (xx >= x0) & (xx <= x1) & (yy >= y0) & (yy <= y1)
+    cells = ((ys >= y0) & (ys <= y1))[:, None] & ((xs >= x0) & (xs <= x1))[None, :]  # the hit rule, per cell
     return Localization(distance == 0, distance <= tolerance, reachable, _iou(cam, inside, threshold),
-                        float(inside.mean()))  # fmt: skip
+                        float(cells.mean()), float(inside.mean()))  # fmt: skip
 
 
 def localize_mask(cam: np.ndarray, region: np.ndarray, tolerance: float, threshold: float = 0.5) -> Localization:
@@ -105,7 +108,7 @@ def localize_mask(cam: np.ndarray, region: np.ndarray, tolerance: float, thresho
         distance, hit = math.inf, False
     cells = region[np.minimum(ys.astype(int), size[0] - 1)][:, np.minimum(xs.astype(int), size[1] - 1)]
     return Localization(hit, hit or distance <= tolerance, bool(cells.any()), _iou(cam, region, threshold),
-                        float(region.mean()))  # fmt: skip
+                        float(cells.mean()), float(region.mean()))  # fmt: skip
 
 
 def _iou(cam: np.ndarray, inside: np.ndarray, threshold: float) -> float:

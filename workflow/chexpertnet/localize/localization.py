@@ -11,7 +11,7 @@ from chexpertnet.observations import ABBREVIATIONS, OBSERVATIONS
 
 _ABBREV = dict(zip(OBSERVATIONS, ABBREVIATIONS, strict=True))
 COLUMNS = ["observation", "abbreviation", "images", "hit_rate", "tolerant_hit_rate", "ceiling", "chance",
-           "over_chance", "over_chance_low", "over_chance_high", "mean_iou"]  # fmt: skip
+           "over_chance", "over_chance_low", "over_chance_high", "pixel_share", "mean_iou"]  # fmt: skip
 #: Bootstrap resamples (over images) of the pointing game's margin over chance
 RESAMPLES = 1000
 CHEXLOCALIZE_COLUMNS = ["pathology", "observation", "images", "miou_otsu", "miou_otsu_low", "miou_otsu_high",
@@ -49,10 +49,12 @@ def chexlocalize_legend(crop: int) -> str:
 
 
 def summarize(records: pd.DataFrame, resamples: int = RESAMPLES, seed: int = 0) -> pd.DataFrame:
-    """Per-image localization records (observation, hit, tolerant_hit, reachable, iou, chance) -> one row per
-    observation that has any, in CheXpert order, then 'overall' (pooled over all images). ``over_chance``: the
-    pointing game's hit rate minus its chance level (the mean over images of hit - the box's share of the image),
-    with a percentile bootstrap 95% CI over images (``resamples``, seeded): above chance where the CI is above 0."""
+    """Per-image localization records (observation, hit, tolerant_hit, reachable, iou, chance, pixel_share) -> one
+    row per observation that has any, in CheXpert order, then 'overall' (pooled over all images). ``over_chance``:
+    the pointing game's hit rate minus its chance level (the mean over images of hit - chance, chance being the
+    share of the map's cells whose centre lies in the box: what an image-blind pointer scores under the same rule),
+    with a percentile bootstrap 95% CI over images (``resamples``, seeded): above chance where the CI is above 0.
+    ``pixel_share``: the boxes' mean share of the image, for reference (records without it give NaN)."""
     rows = []
     groups = [(o, records[records["observation"] == o]) for o in OBSERVATIONS] + [("overall", records)]
     for n, (observation, part) in enumerate(groups):
@@ -64,7 +66,9 @@ def summarize(records: pd.DataFrame, resamples: int = RESAMPLES, seed: int = 0) 
             "observation": observation, "abbreviation": _ABBREV.get(observation, "all"), "images": len(part),
             "hit_rate": part["hit"].mean(), "tolerant_hit_rate": part["tolerant_hit"].mean(),
             "ceiling": part["reachable"].mean(), "chance": part["chance"].mean(), "over_chance": over,
-            "over_chance_low": low, "over_chance_high": high, "mean_iou": part["iou"].mean(),
+            "over_chance_low": low, "over_chance_high": high,
+            "pixel_share": part["pixel_share"].mean() if "pixel_share" in part else float("nan"),
+            "mean_iou": part["iou"].mean(),
         })  # fmt: skip
     return pd.DataFrame(rows, columns=COLUMNS)
 
@@ -90,13 +94,13 @@ def localization_markdown(table: pd.DataFrame, crop: int, feature: tuple[int, in
 
 def _cells(table: pd.DataFrame, tolerance: float) -> pd.DataFrame:
     cells = table.copy()
-    for c in ("hit_rate", "tolerant_hit_rate", "ceiling", "chance", "mean_iou"):
-        cells[c] = cells[c].map(lambda v: f"{v:.3f}")
+    for c in ("hit_rate", "tolerant_hit_rate", "ceiling", "chance", "pixel_share", "mean_iou"):
+        cells[c] = cells[c].map(lambda v: "n/a" if pd.isna(v) else f"{v:.3f}")
     cells["over_chance"] = [f"{r.over_chance:+.3f} [{r.over_chance_low:+.3f}, {r.over_chance_high:+.3f}]"
                             for r in table.itertuples()]  # fmt: skip
     cells = cells.drop(columns=["over_chance_low", "over_chance_high"])
     cells.columns = ["observation", "", "TP images", "pointing hit", f"hit within {tolerance:g} px", "ceiling",
-                     "chance", "hit − chance [95% CI]", "mean IoU"]  # fmt: skip
+                     "chance (cells)", "hit − chance [95% CI]", "pixel share", "mean IoU"]  # fmt: skip
     return cells
 
 
@@ -105,8 +109,10 @@ def legend(crop: int, feature: tuple[int, int], threshold: float) -> str:
         f"True-positive validation images (label 1, P(positive) >= 0.5) whose finding has a true box. Pointing hit: "
         f"the centre of the CAM's highest cell lies in the box. The model sees {crop}x{crop} px and its CAM has "
         f"{feature[0]}x{feature[1]} cells ({crop / feature[1]:.0f} px each): the ceiling is the share of boxes that "
-        f"contain any cell centre, the most a map of this resolution can hit. Chance: the box's share of the image "
-        f"(the hit rate of a random point); hit − chance: the pointing game's margin over it, with a percentile "
+        f"contain any cell centre, the most a map of this resolution can hit. Chance (cells): the share of the "
+        f"map's cells whose centre lies in the box, what a pointer that ignores the image (a random cell) scores "
+        f"under the same rule; pixel share: the box's share of the image, for reference (a map this coarse cannot "
+        f"point anywhere); hit − chance: the pointing game's margin over chance (cells), with a percentile "
         f"bootstrap 95% CI over images ({RESAMPLES:,} resamples), clearly above chance where the CI is above 0. "
         f"IoU: the upsampled CAM above {threshold:g} of its range against the box."
     )
