@@ -90,6 +90,10 @@ def test_compare_identical_experiments_gives_zero_and_p_1_and_detects_a_gain():
     gain = compare(runs, better, resamples=300).set_index("observation")
     assert gain.loc[MEAN_DEFINED, "delta"] > 0.05 and gain.loc[MEAN_DEFINED, "ci_low"] > 0
     assert gain.loc[MEAN_DEFINED, "p"] < 0.01
+    assert gain.loc[MEAN_ROWS_LIST, "p_holm"].isna().all()  # the means are not part of the Holm family
+    grid = T.delta_grid({"better": gain.reset_index()})
+    assert grid["mean"].iloc[0].startswith("**+") and grid["mean"].iloc[0].count("*") == 4  # bold, no star
+    assert grid["NF"].iloc[0].count("*") == 5  # bold and starred
     # DeLong beside the bootstrap: per observation, the seed-averaged test of delong_difference; none for the means
     from chexpertnet.evaluate.delong import delong_difference
 

@@ -136,7 +136,8 @@ def compare(
 ) -> pd.DataFrame:
     """Paired bootstrap of ``other`` against ``baseline`` on the patients both scored (the same resampled patients
     for both; seed-averaged AUCs where there are several seeds): per observation and for the two means, the AUCs,
-    ΔAUC, its CI, the two-sided p-value, and the Holm-adjusted p-value over the observations; beside them, per
+    ΔAUC, its CI, the two-sided p-value, and the Holm-adjusted p-value over the 14 observations (NaN for the means,
+    which are not part of the family); beside them, per
     observation, DeLong's test of the same Δ (``delong_low``, ``delong_high``, ``p_delong``; NaN for the means)."""
     common = np.intersect1d(baseline.patients, other.patients)
     if not len(common):
@@ -147,7 +148,7 @@ def compare(
         raise ValueError(f"compare: patient labels differ between the two experiments for {bad}")
     counts = bootstrap_counts(len(common), resamples, seed)
     result = paired_bootstrap(a.scores, b.scores, a.labels, counts, level, means=_means)
-    p_holm = np.r_[holm(result["p"][:14]), result["p"][14:]]
+    p_holm = np.r_[holm(result["p"][:14]), np.full(len(MEAN_ROWS), np.nan)]  # the means are not in the family
     delong = delong_per_observation(a.scores, b.scores, a.labels, level)
     none = np.full(len(MEAN_ROWS), np.nan)
     return pd.DataFrame({

@@ -15,7 +15,7 @@ import pandas as pd
 
 from chexpertnet.evaluate.scoring import MEAN_COMPETITION, MEAN_DEFINED
 from chexpertnet.markup import html_page, markdown
-from chexpertnet.observations import ABBREVIATIONS, OBSERVATIONS
+from chexpertnet.observations import ABBREVIATIONS, COMPETITION_TASKS, OBSERVATIONS
 
 NA = "n/a"
 FLOAT_FORMAT = "%.6f"
@@ -93,6 +93,9 @@ def experiment_notes(table: pd.DataFrame, resamples: int, aggregate: str) -> str
     text = (
         f"Patient-level ROC-AUC (patient score = {aggregate} of its images' P(positive)); {spread}; 95% CI from "
         f"{resamples} patient bootstrap resamples. {UNSTABLE_MARK}: fewer than 10 positive patients (unstable). "
+        f"mean: over the defined observations; mean5: over CheXpert's five competition tasks "
+        f"({', '.join(COMPETITION_TASKS)}); in the CSV their `positives` column holds the number of observations "
+        f"averaged. "
     )
     if undefined:
         text += f"{NA}: undefined (only one class among the patients: {', '.join(undefined)}), excluded from means."
@@ -183,8 +186,8 @@ def comparison_notes(baseline: str, resamples: int, comparisons: Mapping[str, pd
     return (
         f"Δ = experiment − {baseline}, by a paired patient bootstrap ({resamples} resamples; the same resampled "
         f"patients for both; patients scored by both: {patients}). p: two-sided bootstrap p-value of Δ (for the "
-        "mean, unadjusted). In the grid, bold: the 95% CI of Δ excludes 0; *: Holm-adjusted p < 0.05 over the 14 "
-        "observations. A difference whose CI includes 0 is not distinguishable from noise on "
+        "means, unadjusted: they are not part of the Holm family). In the grid, bold: the 95% CI of Δ excludes 0; *: "
+        "Holm-adjusted p < 0.05 over the 14 observations (never on mean and mean5). A difference whose CI includes 0 is not distinguishable from noise on "
         f"{on or 'this validation set'}."
     )
 
