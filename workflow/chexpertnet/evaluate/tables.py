@@ -187,7 +187,8 @@ def comparison_notes(baseline: str, resamples: int, comparisons: Mapping[str, pd
         f"Δ = experiment − {baseline}, by a paired patient bootstrap ({resamples} resamples; the same resampled "
         f"patients for both; patients scored by both: {patients}). p: two-sided bootstrap p-value of Δ (for the "
         "means, unadjusted: they are not part of the Holm family). In the grid, bold: the 95% CI of Δ excludes 0; *: "
-        "Holm-adjusted p < 0.05 over the 14 observations (never on mean and mean5). A difference whose CI includes 0 is not distinguishable from noise on "
+        "Holm-adjusted p < 0.05 over the 14 observations (never on mean and mean5). A difference whose CI includes 0 "
+        "is not distinguishable from noise on "
         f"{on or 'this validation set'}."
     )
 
