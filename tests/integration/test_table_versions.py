@@ -87,7 +87,7 @@ def test_versions_follow_content_changes_and_survive_a_kill(tiny_run, tmp_path):
     assert change.startswith("code: ") and "score" in change and "tables" in change and "config" not in change
     narrower = pd.read_csv(workdir / ARCHIVE / "v0003/baseline.csv").set_index("observation")
     wider = pd.read_csv(workdir / ARCHIVE / "v0002/baseline.csv").set_index("observation")
-    mean = "mean (defined observations)"
+    mean = "mean (observations with enough patients)"  # the CI'd mean
     assert narrower.loc[mean, "ci_high"] - narrower.loc[mean, "ci_low"] < wider.loc[mean, "ci_high"] - wider.loc[
         mean, "ci_low"]  # fmt: skip
     assert narrower.loc[mean, "auc"] == wider.loc[mean, "auc"]

@@ -14,7 +14,15 @@ from sklearn.metrics import roc_auc_score
 from chexpertnet.cli import main
 from chexpertnet.evaluate import tables as T
 from chexpertnet.evaluate.metrics import holm
-from chexpertnet.evaluate.scoring import MEAN_DEFINED, MEAN_ROWS, PatientScores, compare, experiment_table, score_table
+from chexpertnet.evaluate.scoring import (
+    MEAN_DEFINED,
+    MEAN_ESTIMABLE,
+    MEAN_ROWS,
+    PatientScores,
+    compare,
+    experiment_table,
+    score_table,
+)
 from chexpertnet.observations import ABBREVIATIONS, CSV_COLUMNS, OBSERVATIONS
 from conftest import REPO
 
@@ -84,12 +92,14 @@ def test_compare_identical_experiments_gives_zero_and_p_1_and_detects_a_gain():
     runs = _runs(seeds=2)
     same = compare(runs, runs, resamples=300).set_index("observation")
     defined = [o for o in same.index if o != "Fracture"]
-    assert (same.loc[defined, "delta"] == 0).all() and (same.loc[defined, "p"] == 1).all()
+    tested = [o for o in defined if o != MEAN_DEFINED]  # the mean over every defined observation: a point estimate
+    assert (same.loc[defined, "delta"] == 0).all() and (same.loc[tested, "p"] == 1).all()
+    assert math.isnan(same.loc[MEAN_DEFINED, "p"]) and math.isnan(same.loc[MEAN_DEFINED, "ci_low"])
     assert math.isnan(same.loc["Fracture", "delta"]) and math.isnan(same.loc["Fracture", "p_holm"])
     better = PatientScores(runs.patients, runs.scores + 2.0 * runs.labels, runs.labels)
     gain = compare(runs, better, resamples=300).set_index("observation")
-    assert gain.loc[MEAN_DEFINED, "delta"] > 0.05 and gain.loc[MEAN_DEFINED, "ci_low"] > 0
-    assert gain.loc[MEAN_DEFINED, "p"] < 0.01
+    assert gain.loc[MEAN_ESTIMABLE, "delta"] > 0.05 and gain.loc[MEAN_ESTIMABLE, "ci_low"] > 0
+    assert gain.loc[MEAN_ESTIMABLE, "p"] < 0.01
     assert gain.loc[MEAN_ROWS_LIST, "p_holm"].isna().all()  # the means are not part of the Holm family
     grid = T.delta_grid({"better": gain.reset_index()})
     assert grid["mean"].iloc[0].startswith("**+") and grid["mean"].iloc[0].count("*") == 4  # bold, no star
@@ -207,8 +217,8 @@ def test_tables_command_writes_every_table_byte_identically_with_provenance(tmp_
     delong_row = next(line for line in comparison_md.split("## DeLong")[1].splitlines() if line.startswith("| frontal"))
     expected = comparison.set_index("abbreviation")["p_delong"]
     assert delong_row.split(" | ")[1].strip("*") == T.fmt_p(expected["NF"])
-    assert expected.drop(index=["F", "mean", "mean5"]).notna().all()  # Fracture has no positive: no test
-    assert expected[["F", "mean", "mean5"]].isna().all()
+    assert expected.drop(index=["F", "mean", "mean5", "mean_all"]).notna().all()  # Fracture: no positive, no test
+    assert expected[["F", "mean", "mean5", "mean_all"]].isna().all()
     claims = pd.read_csv(tmp_path / "a/claims.csv").set_index("claim")
     assert claims.loc["1", "compared"] == "baseline − frontal" and claims.loc["1", "verdict"] in (
         "supported", "contradicted", "inconclusive")  # fmt: skip

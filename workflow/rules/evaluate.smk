@@ -20,10 +20,12 @@ rule score:
         aggregate=config["evaluation"]["aggregate"],
         resamples=config["evaluation"]["resamples"],
         seed=config["evaluation"]["seed"],
+        min_positives=config["evaluation"]["min_positives"],
         code=code_hash("score"),
     shell:
         "python -m chexpertnet score --predictions {input.predictions} --labels {input.labels}"
-        " --aggregate {params.aggregate} --resamples {params.resamples} --seed {params.seed} --out {output} 2> {log}"
+        " --aggregate {params.aggregate} --resamples {params.resamples} --seed {params.seed}"
+        " --min-positives {params.min_positives} --out {output} 2> {log}"
 
 
 rule predict_test:
@@ -69,10 +71,12 @@ rule score_test:
         aggregate=config["evaluation"]["aggregate"],
         resamples=config["evaluation"]["resamples"],
         seed=config["evaluation"]["seed"],
+        min_positives=config["evaluation"]["min_positives"],
         code=code_hash("score"),
     shell:
         "python -m chexpertnet score --predictions {input.predictions} --labels {input.labels}"
-        " --aggregate {params.aggregate} --resamples {params.resamples} --seed {params.seed} --out {output} 2> {log}"
+        " --aggregate {params.aggregate} --resamples {params.resamples} --seed {params.seed}"
+        " --min-positives {params.min_positives} --out {output} 2> {log}"
 
 
 rule tables:
@@ -135,6 +139,7 @@ rule tables:
         resamples=config["evaluation"]["resamples"],
         seed=config["evaluation"]["seed"],
         baseline=config["evaluation"]["baseline"],
+        min_positives=config["evaluation"]["min_positives"],
         config_hash=config_hash(),
         config_json=config_json(),
         out_dir=output_dir,
@@ -144,7 +149,7 @@ rule tables:
     shell:
         "python -m chexpertnet tables --labels {input.labels} --dataset-csv {input.train_csv}"
         " {params.experiments} {params.runs} {params.test_runs} {params.epochs_runs} {params.manifests}"
-        " --baseline {params.baseline}"
+        " --baseline {params.baseline} --min-positives {params.min_positives}"
         " --paper {input.paper} --aggregate {params.aggregate} --resamples {params.resamples} --seed {params.seed}"
         " --config-hash {params.config_hash} --config-json {params.config_json:q} --archive {params.archive}"
         " {params.codes} --out-dir {params.out_dir} 2> {log}"

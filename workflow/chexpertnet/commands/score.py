@@ -16,7 +16,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--aggregate", choices=("mean", "max"), default="mean", help="patient score from its images")
     p.add_argument("--resamples", type=int, default=2000, help="patient bootstrap resamples")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
-    p.add_argument("--out", required=True, help="CSV: one row per observation, then the two means")
+    p.add_argument("--min-positives", type=int, default=10, help="positive (and negative) patients an observation "
+                   "needs for a CI; fewer: its AUC as a point estimate")
+    p.add_argument("--out", required=True, help="CSV: one row per observation, then the three means")
 
 
 def run(args: argparse.Namespace) -> None:
@@ -31,7 +33,8 @@ def run(args: argparse.Namespace) -> None:
         paths, scores, label_values = join_labels(predictions, read_csv(args.labels), args.predictions, args.labels)
     except ValueError as e:
         raise DataError(str(e)) from None
-    table = score_table(patients_of(paths), scores, label_values, args.aggregate, args.resamples, args.seed)
+    table = score_table(patients_of(paths), scores, label_values, args.aggregate, args.resamples, args.seed,
+                        min_positives=args.min_positives)
     write_csv(args.out, table, float_format="%.6f")
     summary = table.set_index("observation")["auc"].round(4).to_dict()
     print(json.dumps({"aggregate": args.aggregate, "auc": summary}), file=sys.stderr)

@@ -38,6 +38,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--aggregate", choices=("mean", "max"), default="mean", help="patient score from its images")
     p.add_argument("--resamples", type=int, default=2000, help="patient bootstrap resamples")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    p.add_argument("--min-positives", type=int, default=10, help="positive (and negative) patients an observation "
+                   "needs for a CI, a p-value and a place in the CI'd means; fewer: its AUC as a point estimate")
     p.add_argument("--dataset-csv", action="append", default=[], help="dataset CSVs to record in the provenance")
     p.add_argument("--manifest", action="append", default=[], help="manifests to record in the provenance")
     p.add_argument("--config-hash", default=None, help="hash of the workflow config, recorded in the provenance")
@@ -91,16 +93,17 @@ def run(args: argparse.Namespace) -> None:
 
     def evaluated(scored: dict, epochs: dict, paper: dict, on: str = "", prefix: str = "") -> tuple[dict, dict]:
         """One evaluation set's experiment tables, comparison and claims: (tables, {stem: {suffix: text}})."""
-        tables = {name: experiment_table(scored[name], args.resamples, args.seed) for name in factors}
-        comparisons = {name: compare(scored[args.baseline], scored[name], args.resamples, args.seed)
+        k = args.min_positives
+        tables = {name: experiment_table(scored[name], args.resamples, args.seed, min_positives=k) for name in factors}
+        comparisons = {name: compare(scored[args.baseline], scored[name], args.resamples, args.seed, min_positives=k)
                        for name in factors if name != args.baseline}  # fmt: skip
-        claims = evaluate_claims(factors, args.baseline, scored, epochs, args.resamples, args.seed)
+        claims = evaluate_claims(factors, args.baseline, scored, epochs, args.resamples, args.seed, min_positives=k)
         files = {}
         for name, table in tables.items():
-            text = (name, factors[name], table, paper.get(name), args.resamples, args.aggregate, on)
+            text = (name, factors[name], table, paper.get(name), args.resamples, args.aggregate, on, k)
             files[f"{prefix}{name}"] = {".csv": T.to_csv(table), ".md": T.experiment_markdown(*text),
                                         ".html": T.experiment_html(*text)}  # fmt: skip
-        text = (args.baseline, factors, tables, comparisons, args.resamples, on)
+        text = (args.baseline, factors, tables, comparisons, args.resamples, on, k)
         files[f"{prefix}comparison"] = {".csv": T.to_csv(T.comparison_frame(comparisons)),
                                         ".md": T.comparison_markdown(*text),
                                         ".html": T.comparison_html(*text)}  # fmt: skip
@@ -140,7 +143,8 @@ def run(args: argparse.Namespace) -> None:
         inputs["paper_values"] = [args.paper]
     settings = {
         "aggregate": args.aggregate, "bootstrap_resamples": args.resamples, "bootstrap_seed": args.seed,
-        "confidence_level": 0.95, "baseline": args.baseline, "config_hash": args.config_hash,
+        "confidence_level": 0.95, "min_positives": args.min_positives, "baseline": args.baseline,
+        "config_hash": args.config_hash,
         "experiments": {n: {**factors[n], "seeds": sorted(s for s, _, _ in runs[n])} for n in factors},
         "epochs_runs": sorted(f"{n}/seed{s}" for n, s, _ in args.epochs_run),
     }  # fmt: skip
@@ -149,9 +153,8 @@ def run(args: argparse.Namespace) -> None:
         for suffix, text in contents.items():
             write_text(out / f"{stem}{suffix}", text)
         write_json(out / f"{stem}.provenance.json", for_outputs(shared, [out / f"{stem}{s}" for s in contents]))
-    summary = {n: round(float(t.set_index("observation").loc["mean (defined observations)", "auc"]), 4)
-               for n, t in tables.items()}  # fmt: skip
-    summary |= {f"test.{n}": round(float(t.set_index("observation").loc["mean (defined observations)", "auc"]), 4)
+    summary = {n: round(float(t.set_index("abbreviation").loc["mean", "auc"]), 4) for n, t in tables.items()}
+    summary |= {f"test.{n}": round(float(t.set_index("abbreviation").loc["mean", "auc"]), 4)
                 for n, t in test_tables.items()}  # fmt: skip
     version = None
     if args.archive:

@@ -1,14 +1,17 @@
 """The paper's quantitative claims, each put to the test with a verdict. Pure functions (no file I/O).
 
-Every claim compares experiments that the config names by their factors: the *roles* are found relative to the
-baseline (an experiment that differs from it in exactly the factor the claim is about). Estimates are paired patient
-bootstraps (the same resampled patients for every model; AUCs averaged over seeds, also inside each resample).
+Means are over a fixed set of observations, those with at least ``min_positives`` positive and negative patients
+(the same in every resample). Every claim compares experiments that the config names by their factors: the *roles*
+are found relative to the baseline (an experiment that differs from it in exactly the factor the claim is about).
+Estimates are paired patient bootstraps (the same resampled patients for every model; AUCs averaged over seeds, also
+inside each resample).
 
 Verdicts (95%):
 - a difference claim ("A is better than B"): **supported** when the CI of Δ lies entirely on the claimed side of 0,
   **contradicted** when it lies entirely on the other side, **inconclusive** otherwise;
 - "observation X loses most": the share of resamples in which X has the largest loss; supported at ≥ 0.95,
-  contradicted at ≤ 0.05, inconclusive between;
+  contradicted at ≤ 0.05, inconclusive between; with fewer than ``min_positives`` positive (or negative) patients
+  for X, "inconclusive: N positive patients", never contradicted;
 - "most observations reach their best AUC at the last epoch": the count of such observations, with its bootstrap
   CI; supported when the CI lies above half the defined observations, contradicted when it lies at or below half;
 - "longer training closes the gap": supported when the longer training is not worse than the pretrained baseline
@@ -27,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from chexpertnet.evaluate.metrics import bootstrap_auc, bootstrap_counts, per_observation_auc, percentile_ci
-from chexpertnet.evaluate.scoring import PatientScores
+from chexpertnet.evaluate.scoring import MIN_POSITIVES, PatientScores, estimable
 from chexpertnet.observations import OBSERVATIONS
 
 SUPPORTED, CONTRADICTED, INCONCLUSIVE = "supported", "contradicted", "inconclusive"
@@ -114,16 +117,18 @@ def _common(a: PatientScores, b: PatientScores) -> tuple[PatientScores, PatientS
 
 
 def _mean(values: np.ndarray, columns: np.ndarray) -> np.ndarray:
-    return np.nanmean(values[..., columns], axis=-1)
+    """The mean over a fixed set of columns: NaN where one of them is (such a resample drops out of the CI)."""
+    return values[..., columns].mean(axis=-1)
 
 
 def mean_difference(a: PatientScores, b: PatientScores, resamples: int, seed: int,
-                    exclude: Sequence[int] = ()) -> dict:  # fmt: skip
-    """Δ = mean AUC(b) − mean AUC(a) over the observations defined for both (minus ``exclude``), on the patients
+                    exclude: Sequence[int] = (), min_positives: int = MIN_POSITIVES) -> dict:  # fmt: skip
+    """Δ = mean AUC(b) − mean AUC(a) over the observations defined for both with at least ``min_positives``
+    positive and negative patients (minus ``exclude``), the same observations in every resample, on the patients
     both scored: point, 95% CI, the two means, and how many observations b improves."""
     a, b = _common(a, b)
     pa, pb = _point(a), _point(b)
-    columns = ~np.isnan(pa) & ~np.isnan(pb)
+    columns = ~np.isnan(pa) & ~np.isnan(pb) & estimable(a.labels, min_positives)
     columns[list(exclude)] = False
     counts = bootstrap_counts(len(a.patients), resamples, seed)
     samples = _mean(_boot(b, counts), columns) - _mean(_boot(a, counts), columns)
@@ -133,11 +138,19 @@ def mean_difference(a: PatientScores, b: PatientScores, resamples: int, seed: in
             "better": int((pb[columns] > pa[columns]).sum()), "defined": int(columns.sum())}  # fmt: skip
 
 
-def largest_loss(full: PatientScores, reduced: PatientScores, observation: int, resamples: int, seed: int) -> dict:
-    """How often ``observation`` has the largest AUC loss (full − reduced) among the defined observations."""
+def largest_loss(full: PatientScores, reduced: PatientScores, observation: int, resamples: int, seed: int,
+                 min_positives: int = MIN_POSITIVES) -> dict:  # fmt: skip
+    """How often ``observation`` has the largest AUC loss (full − reduced) among the defined observations with at
+    least ``min_positives`` positive and negative patients. ``enough`` is False (and ``share`` NaN) when
+    ``observation`` itself has fewer: then no share can decide the claim."""
     a, b = _common(full, reduced)
     pa, pb = _point(a), _point(b)
-    columns = ~np.isnan(pa) & ~np.isnan(pb)
+    enough = estimable(a.labels, min_positives)
+    positives = int(a.labels[:, observation].sum())
+    columns = ~np.isnan(pa) & ~np.isnan(pb) & enough
+    if not columns[observation]:
+        return {"share": math.nan, "loss": float(pa[observation] - pb[observation]), "enough": False,
+                "positives": positives, "negatives": len(a.labels) - positives}  # fmt: skip
     counts = bootstrap_counts(len(a.patients), resamples, seed)
     loss = _boot(a, counts) - _boot(b, counts)
     loss[:, ~columns] = -np.inf
@@ -145,7 +158,8 @@ def largest_loss(full: PatientScores, reduced: PatientScores, observation: int, 
     share = float(np.mean(np.argmax(loss, axis=1) == observation))
     point_loss = np.where(columns, pa - pb, -np.inf)
     order = np.argsort(-point_loss, kind="mergesort")
-    return {"share": share, "loss": float(pa[observation] - pb[observation]),
+    return {"share": share, "loss": float(pa[observation] - pb[observation]), "enough": True,
+            "positives": positives, "negatives": len(a.labels) - positives,
             "rank": int(np.flatnonzero(order == observation)[0]) + 1, "largest": OBSERVATIONS[int(order[0])],
             "largest_loss": float(point_loss[order[0]]), "defined": int(columns.sum())}  # fmt: skip
 
@@ -176,7 +190,7 @@ def _ci(d: Mapping) -> str:
 
 def evaluate_claims(
     factors: Mapping[str, Mapping], baseline: str, scored: Mapping[str, PatientScores],
-    epochs: Mapping[str, Sequence[PatientScores]], resamples: int, seed: int,
+    epochs: Mapping[str, Sequence[PatientScores]], resamples: int, seed: int, min_positives: int = MIN_POSITIVES,
 ) -> pd.DataFrame:  # fmt: skip
     """One row per claim: number, section, claim, the paper's numbers, the experiments compared, our estimate,
     verdict and the rule that decided it. ``epochs[name]`` holds an experiment's per-epoch scores (claim 5)."""
@@ -201,7 +215,7 @@ def evaluate_claims(
             row(claim, f"needs an experiment with {need}", "", NOT_RUN, diff_rule)
             return
         a, b = (scored[other], base) if reverse else (base, scored[other])
-        d = mean_difference(a, b, resamples, seed, exclude)
+        d = mean_difference(a, b, resamples, seed, exclude, min_positives)
         names = f"{other} − {baseline}" if not reverse else f"{baseline} − {other}"
         estimate = f"mean AUC {d['b']:.3f} vs {d['a']:.3f}, {_ci(d)}"
         if better_note:
@@ -211,14 +225,24 @@ def evaluate_claims(
     need_frontal = "views: frontal (otherwise as the baseline)"
     difference(c["1"], frontal, +1, need_frontal, reverse=True)
     difference(c["1b"], frontal, +1, need_frontal, exclude=[LESION], reverse=True)
-    share_rule = "share of resamples with Lung Lesion's loss the largest: ≥ 0.95 supported, ≤ 0.05 contradicted"
+    share_rule = (f"share of resamples with Lung Lesion's loss the largest: ≥ 0.95 supported, ≤ 0.05 contradicted, "
+                  f"between inconclusive; inconclusive without a share when Lung Lesion has fewer than "
+                  f"{min_positives} positive or negative patients")  # fmt: skip
     if frontal is None:
         row(c["2"], f"needs an experiment with {need_frontal}", "", NOT_RUN, share_rule)
     else:
-        d = largest_loss(base, scored[frontal], LESION, resamples, seed)
-        verdict = SUPPORTED if d["share"] >= 0.95 else CONTRADICTED if d["share"] <= 0.05 else INCONCLUSIVE
-        estimate = (f"Lung Lesion's loss {d['loss']:+.3f} ranks {d['rank']} of {d['defined']} (largest: "
-                    f"{d['largest']}, {d['largest_loss']:+.3f}); largest in {d['share']:.0%} of resamples")  # fmt: skip
+        d = largest_loss(base, scored[frontal], LESION, resamples, seed, min_positives)
+        if not d["enough"]:
+            few = min(d["positives"], d["negatives"])
+            kind = "positive" if d["positives"] <= d["negatives"] else "negative"
+            verdict = f"{INCONCLUSIVE}: {few} {kind} patient{'s' if few != 1 else ''}"
+            estimate = (f"Lung Lesion's loss {_fmt(d['loss'])} (a point estimate: fewer than {min_positives} "
+                        f"{kind} patients, no share of resamples is computed)")  # fmt: skip
+        else:
+            verdict = SUPPORTED if d["share"] >= 0.95 else CONTRADICTED if d["share"] <= 0.05 else INCONCLUSIVE
+            estimate = (f"Lung Lesion's loss {d['loss']:+.3f} ranks {d['rank']} of {d['defined']} (largest: "
+                        f"{d['largest']}, {d['largest_loss']:+.3f}); largest in {d['share']:.0%} of "
+                        "resamples")  # fmt: skip
         row(c["2"], f"{baseline} − {frontal}", estimate, verdict, share_rule)
     difference(c["3"], norm, +1, "normalization: dataset", better_note=True)
     difference(c["4"], scratch, -1, "init: scratch")
@@ -238,8 +262,8 @@ def evaluate_claims(
             "init: scratch"  # fmt: skip
         row(c["6"], f"needs an experiment with {need}", "", NOT_RUN, gap_rule)
     else:
-        vs_base = mean_difference(base, scored[long_scratch], resamples, seed)
-        vs_short = mean_difference(scored[scratch], scored[long_scratch], resamples, seed)
+        vs_base = mean_difference(base, scored[long_scratch], resamples, seed, min_positives=min_positives)
+        vs_short = mean_difference(scored[scratch], scored[long_scratch], resamples, seed, min_positives=min_positives)
         not_worse, better = vs_base["high"] >= 0, vs_short["low"] > 0
         verdict = SUPPORTED if not_worse and better else \
             CONTRADICTED if vs_base["high"] < 0 and not better else INCONCLUSIVE  # fmt: skip

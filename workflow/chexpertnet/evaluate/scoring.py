@@ -5,7 +5,6 @@ Pure functions over arrays and data frames (no file I/O). Undefined AUCs are NaN
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,17 +22,13 @@ from chexpertnet.evaluate.metrics import (
 )
 from chexpertnet.observations import ABBREVIATIONS, COMPETITION_TASKS, OBSERVATIONS
 
-UNSTABLE_BELOW = 10  # positives
-MEAN_DEFINED = "mean (defined observations)"
+MIN_POSITIVES = 10  # positive (and negative) patients for an observation's CI, p and place in the CI'd means
+MEAN_ESTIMABLE = "mean (observations with enough patients)"
 MEAN_COMPETITION = "mean (5 competition tasks)"
-MEAN_ROWS = (MEAN_DEFINED, MEAN_COMPETITION)
+MEAN_DEFINED = "mean (defined observations)"
+MEAN_ROWS = (MEAN_ESTIMABLE, MEAN_COMPETITION, MEAN_DEFINED)
+MEAN_ABBREVIATIONS = ("mean", "mean5", "mean_all")
 _COMPETITION = np.array([o in COMPETITION_TASKS for o in OBSERVATIONS])
-
-
-def _nanmean(values: np.ndarray, axis: int | None = None) -> np.ndarray:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanmean(values, axis=axis)
 
 
 @dataclass(frozen=True)
@@ -80,65 +75,90 @@ def join_labels(predictions: pd.DataFrame, labels: pd.DataFrame, predictions_nam
     return merged["Path"].tolist(), merged[list(OBSERVATIONS)].to_numpy(dtype=float), label_values
 
 
-def _means(values: np.ndarray, defined: np.ndarray) -> np.ndarray:
-    """(..., 14) -> (..., 2): mean over the defined observations and over the defined competition tasks."""
-    competition = _COMPETITION & defined
+def estimable(labels: np.ndarray, min_positives: int = MIN_POSITIVES) -> np.ndarray:
+    """(J,) bool: observations with at least ``min_positives`` positive and as many negative patients. Only these
+    get a CI, a p-value, a place in the Holm family and in the CI'd means; the others get their AUC as a point
+    estimate (one patient cannot make a difference significant)."""
+    positives = np.asarray(labels).sum(axis=0)
+    return (positives >= min_positives) & (len(labels) - positives >= min_positives)
+
+
+def mean_sets(defined: np.ndarray, enough: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The observations each mean row averages, in MEAN_ROWS order: the estimable ones, the estimable competition
+    tasks, every defined one (the paper's mean, a point estimate only)."""
+    fixed = defined & enough
+    return fixed, fixed & _COMPETITION, defined
+
+
+def _means_over(values: np.ndarray, sets: tuple[np.ndarray, ...]) -> np.ndarray:
+    """(..., 14) -> (..., 3): the mean over each set. A fixed set: the same observations in every resample (a
+    resample where one of them is undefined has no mean, NaN, and drops out of the interval)."""
     out = []
-    for mask in (defined, competition):
-        out.append(_nanmean(values[..., mask], axis=-1) if mask.any() else np.full(values.shape[:-1], np.nan))
+    for mask in sets:
+        out.append(values[..., mask].mean(axis=-1) if mask.any() else np.full(values.shape[:-1], np.nan))
     return np.stack(out, axis=-1)
 
 
-def experiment_table(runs: PatientScores, resamples: int = 2000, seed: int = 0, level: float = 0.95) -> pd.DataFrame:
-    """One row per observation and the two mean rows.
+def experiment_table(runs: PatientScores, resamples: int = 2000, seed: int = 0, level: float = 0.95,
+                     min_positives: int = MIN_POSITIVES) -> pd.DataFrame:  # fmt: skip
+    """One row per observation and the three mean rows (MEAN_ROWS; ``positives`` holds how many observations each
+    averages).
 
     ``auc`` is the mean over seeds, ``sd`` its standard deviation over seeds (NaN with one seed), and the CI is the
-    patient bootstrap of the seed-averaged AUC (the same resampled patients for every seed).
+    patient bootstrap of the seed-averaged AUC (the same resampled patients for every seed). No CI for an
+    observation with fewer than ``min_positives`` positive or negative patients (``unstable``) nor for the mean
+    over every defined observation (the paper's mean, a point estimate beside the CI'd mean over a fixed set).
     """
     labels = runs.labels
     per_seed = np.array([per_observation_auc(labels, s) for s in runs.scores])  # (S, 14)
     defined = ~np.isnan(per_seed[0])
-    per_seed_all = np.concatenate([per_seed, _means(per_seed, defined)], axis=1)  # (S, 16)
+    enough = estimable(labels, min_positives)
+    sets = mean_sets(defined, enough)
+    per_seed_all = np.concatenate([per_seed, _means_over(per_seed, sets)], axis=1)  # (S, 17)
     counts = bootstrap_counts(len(labels), resamples, seed)
     samples = np.mean([bootstrap_auc(s, labels, counts) for s in runs.scores], axis=0)  # (B, 14)
-    low, high = percentile_ci(np.concatenate([samples, _means(samples, defined)], axis=1), level)
+    low, high = percentile_ci(np.concatenate([samples, _means_over(samples, sets)], axis=1), level)
     point = per_seed_all.mean(axis=0)
     sd = per_seed_all.std(axis=0, ddof=1) if len(per_seed) > 1 else np.full(point.shape, np.nan)
     positives = labels.sum(axis=0).astype(int)
+    no_ci = np.r_[~enough, False, False, True] | np.isnan(point)
+    low[no_ci], high[no_ci] = np.nan, np.nan
     table = pd.DataFrame({
         "observation": [*OBSERVATIONS, *MEAN_ROWS],
-        "abbreviation": [*ABBREVIATIONS, "mean", "mean5"],
+        "abbreviation": [*ABBREVIATIONS, *MEAN_ABBREVIATIONS],
         "auc": point,
         "sd": sd,
         "ci_low": low,
         "ci_high": high,
-        "positives": [*positives, int(defined.sum()), int((_COMPETITION & defined).sum())],
-        "negatives": [*(len(labels) - positives).astype(int), 0, 0],
-        "unstable": [*(positives < UNSTABLE_BELOW), False, False],
+        "positives": [*positives, *(int(s.sum()) for s in sets)],
+        "negatives": [*(len(labels) - positives).astype(int), 0, 0, 0],
+        "unstable": [*~enough, False, False, False],
         "seeds": len(per_seed),
     })  # fmt: skip
-    undefined = np.isnan(point)
-    table.loc[undefined, ["sd", "ci_low", "ci_high"]] = np.nan
+    table.loc[np.isnan(point), "sd"] = np.nan
     return table
 
 
 def score_table(
     patients, image_scores: np.ndarray, image_labels: np.ndarray, aggregate: str = "mean", resamples: int = 2000,
-    seed: int = 0, level: float = 0.95,
+    seed: int = 0, level: float = 0.95, min_positives: int = MIN_POSITIVES,
 ) -> pd.DataFrame:  # fmt: skip
     """The score table of one model (one seed): AUC, CI, positives, negatives and the unstable flag."""
     runs = PatientScores.from_images(patients, [image_scores], image_labels, aggregate)
-    return experiment_table(runs, resamples, seed, level).drop(columns=["sd", "seeds"])
+    return experiment_table(runs, resamples, seed, level, min_positives).drop(columns=["sd", "seeds"])
 
 
 def compare(
-    baseline: PatientScores, other: PatientScores, resamples: int = 2000, seed: int = 0, level: float = 0.95
+    baseline: PatientScores, other: PatientScores, resamples: int = 2000, seed: int = 0, level: float = 0.95,
+    min_positives: int = MIN_POSITIVES,
 ) -> pd.DataFrame:
     """Paired bootstrap of ``other`` against ``baseline`` on the patients both scored (the same resampled patients
     for both; seed-averaged AUCs where there are several seeds): per observation and for the two means, the AUCs,
-    ΔAUC, its CI, the two-sided p-value, and the Holm-adjusted p-value over the 14 observations (NaN for the means,
-    which are not part of the family); beside them, per
-    observation, DeLong's test of the same Δ (``delong_low``, ``delong_high``, ``p_delong``; NaN for the means)."""
+    ΔAUC, its CI, the two-sided p-value, and the Holm-adjusted p-value over the estimable observations (NaN for the
+    means, which are not part of the family); beside them, per observation, DeLong's test of the same Δ
+    (``delong_low``, ``delong_high``, ``p_delong``; NaN for the means). An observation with fewer than
+    ``min_positives`` positive or negative patients among the common patients gets Δ as a point estimate only (no
+    CI, no p, outside the Holm family and the CI'd means); so does the mean over every defined observation."""
     common = np.intersect1d(baseline.patients, other.patients)
     if not len(common):
         raise ValueError("compare: the two experiments share no scored patient")
@@ -147,13 +167,20 @@ def compare(
         bad = [OBSERVATIONS[j] for j in np.flatnonzero((a.labels != b.labels).any(axis=0))]
         raise ValueError(f"compare: patient labels differ between the two experiments for {bad}")
     counts = bootstrap_counts(len(common), resamples, seed)
-    result = paired_bootstrap(a.scores, b.scores, a.labels, counts, level, means=_means)
+    enough = estimable(a.labels, min_positives)
+    result = paired_bootstrap(a.scores, b.scores, a.labels, counts, level,
+                              means=lambda values, defined: _means_over(values, mean_sets(defined, enough)))
+    no_test = np.r_[~enough, False, False, True]
+    for key in ("low", "high", "p"):
+        result[key][no_test] = np.nan
     p_holm = np.r_[holm(result["p"][:14]), np.full(len(MEAN_ROWS), np.nan)]  # the means are not in the family
     delong = delong_per_observation(a.scores, b.scores, a.labels, level)
+    for key in ("low", "high", "p"):
+        delong[key][~enough] = np.nan
     none = np.full(len(MEAN_ROWS), np.nan)
     return pd.DataFrame({
         "observation": [*OBSERVATIONS, *MEAN_ROWS],
-        "abbreviation": [*ABBREVIATIONS, "mean", "mean5"],
+        "abbreviation": [*ABBREVIATIONS, *MEAN_ABBREVIATIONS],
         "patients": len(common),
         "auc_baseline": result["auc_a"],
         "auc": result["auc_b"],

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from chexpertnet.evaluate.scoring import MEAN_COMPETITION, MEAN_DEFINED
+from chexpertnet.evaluate.scoring import MEAN_DEFINED, MEAN_ESTIMABLE, MEAN_ROWS, MIN_POSITIVES
 from chexpertnet.markup import html_page, markdown
 from chexpertnet.observations import ABBREVIATIONS, COMPETITION_TASKS, OBSERVATIONS
 
@@ -78,24 +78,30 @@ def detail_rows(table: pd.DataFrame) -> pd.DataFrame:
         "positives": table["positives"].astype(str),
         "negatives": table["negatives"].astype(str),
     })  # fmt: skip
-    means = out["observation"].isin([MEAN_DEFINED, MEAN_COMPETITION])
+    means = out["observation"].isin(MEAN_ROWS)
     out.loc[means, "positives"] = [f"{n} observations" for n in table.loc[means, "positives"]]
     out.loc[means, "negatives"] = ""
     out.loc[table["unstable"].to_numpy(), ""] += UNSTABLE_MARK
     return out
 
 
-def experiment_notes(table: pd.DataFrame, resamples: int, aggregate: str) -> str:
+def experiment_notes(table: pd.DataFrame, resamples: int, aggregate: str,
+                     min_positives: int = MIN_POSITIVES) -> str:  # fmt: skip
     seeds = int(table["seeds"].iloc[0])
     spread = f"mean ± sd over {seeds} seeds" if seeds > 1 else "one seed"
-    undefined = table.loc[table["auc"].isna() & ~table["observation"].isin([MEAN_DEFINED, MEAN_COMPETITION]),
-                          "abbreviation"].tolist()  # fmt: skip
+    observations = table[~table["observation"].isin(MEAN_ROWS)]
+    undefined = observations.loc[observations["auc"].isna(), "abbreviation"].tolist()
+    few = observations.loc[observations["unstable"] & observations["auc"].notna(), "abbreviation"].tolist()
+    counts = table.set_index("abbreviation")["positives"]
     text = (
         f"Patient-level ROC-AUC (patient score = {aggregate} of its images' P(positive)); {spread}; 95% CI from "
-        f"{resamples} patient bootstrap resamples. {UNSTABLE_MARK}: fewer than 10 positive patients (unstable). "
-        f"mean: over the defined observations; mean5: over CheXpert's five competition tasks "
-        f"({', '.join(COMPETITION_TASKS)}); in the CSV their `positives` column holds the number of observations "
-        f"averaged. "
+        f"{resamples} patient bootstrap resamples (patient sampling). {UNSTABLE_MARK}: fewer than {min_positives} "
+        "positive or negative patients: the AUC is a point estimate, with no CI, and stays out of the CI'd means"
+        f"{' (' + ', '.join(few) + ')' if few else ''}. mean: over the {counts['mean']} observations with enough "
+        f"patients, the same observations in every resample; mean5: over those of CheXpert's five competition tasks "
+        f"({', '.join(COMPETITION_TASKS)}; {counts['mean5']}); mean_all: over every defined observation "
+        f"({counts['mean_all']}; the paper's mean), a point estimate. In the CSV the means' `positives` column holds "
+        "the number of observations averaged. "
     )
     if undefined:
         text += f"{NA}: undefined (only one class among the patients: {', '.join(undefined)}), excluded from means."
@@ -103,24 +109,27 @@ def experiment_notes(table: pd.DataFrame, resamples: int, aggregate: str) -> str
 
 
 def experiment_markdown(name: str, factors: Mapping[str, str], table: pd.DataFrame, paper: Mapping | None,
-                        resamples: int, aggregate: str, on: str = "") -> str:  # fmt: skip
+                        resamples: int, aggregate: str, on: str = "",
+                        min_positives: int = MIN_POSITIVES) -> str:  # fmt: skip
     """``on``: the evaluation set when it is not the validation set, shown in the title ("the test set")."""
     title = f"# {name}: AUC per observation ({describe(factors)}){_on(on)}\n\n"
     if paper:
         title += f"The paper's Table {paper['table']}, \"{paper['title']}\" (section {paper['section']}).\n\n"
     return (
         title + markdown(paper_row(table)) + "\n" + markdown(detail_rows(table)) + "\n"
-        + experiment_notes(table, resamples, aggregate) + "\n"
+        + experiment_notes(table, resamples, aggregate, min_positives) + "\n"
     )  # fmt: skip
 
 
 def experiment_html(name: str, factors: Mapping[str, str], table: pd.DataFrame, paper: Mapping | None,
-                    resamples: int, aggregate: str, on: str = "") -> str:  # fmt: skip
+                    resamples: int, aggregate: str, on: str = "",
+                    min_positives: int = MIN_POSITIVES) -> str:  # fmt: skip
     intro = describe(factors)
     if paper:
         intro += f". The paper's Table {paper['table']}, \"{paper['title']}\" (section {paper['section']})."
     return html_page(f"{name}: AUC per observation{_on(on)}", [
-        ("", intro, paper_row(table)), ("", experiment_notes(table, resamples, aggregate), detail_rows(table)),
+        ("", intro, paper_row(table)),
+        ("", experiment_notes(table, resamples, aggregate, min_positives), detail_rows(table)),
     ])  # fmt: skip
 
 
@@ -129,7 +138,7 @@ def comparison_summary(baseline: str, factors: Mapping[str, Mapping[str, str]], 
                        comparisons: Mapping[str, pd.DataFrame]) -> pd.DataFrame:  # fmt: skip
     rows = []
     for name, table in tables.items():
-        mean = table.set_index("observation").loc[MEAN_DEFINED]
+        mean = table.set_index("observation").loc[MEAN_ESTIMABLE]
         row = {
             "experiment": name, **factors[name], "seeds": str(int(mean["seeds"])),
             "mean AUC": fmt_auc_sd(mean["auc"], mean["sd"]), "95% CI": fmt_ci(mean["ci_low"], mean["ci_high"]),
@@ -137,7 +146,7 @@ def comparison_summary(baseline: str, factors: Mapping[str, Mapping[str, str]], 
         if name == baseline:
             row.update({"Δ mean AUC": "(baseline)", "Δ 95% CI": "", "p": ""})
         else:
-            d = comparisons[name].set_index("observation").loc[MEAN_DEFINED]
+            d = comparisons[name].set_index("observation").loc[MEAN_ESTIMABLE]
             row.update({"Δ mean AUC": fmt(d["delta"], sign=True), "Δ 95% CI": fmt_ci(d["ci_low"], d["ci_high"],
                         sign=True), "p": fmt_p(d["p"])})  # fmt: skip
         rows.append(row)
@@ -155,6 +164,8 @@ def delta_grid(comparisons: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
                 cell = f"**{cell}**"
             if not _isnan(r["p_holm"]) and r["p_holm"] < 0.05:
                 cell += "*"
+            if cell != NA and _isnan(r["p"]) and r["observation"] != MEAN_DEFINED:
+                cell += UNSTABLE_MARK  # too few patients for a test
             row[r["abbreviation"]] = cell
         rows.append(row)
     return pd.DataFrame(rows)
@@ -176,39 +187,48 @@ DELONG_NOTES = (
     "DeLong's test (DeLong et al. 1988; the fast algorithm of Sun & Xu 2014) of the same Δ per observation: the "
     "variance of the paired AUC difference from the patients' structural components (seed-averaged where there are "
     "several seeds: patient sampling only), two-sided p, unadjusted; bold: p < 0.05. n/a where the observation has "
-    "fewer than 2 positive or 2 negative patients. comparison.csv has its 95% CI (delong_low, delong_high)."
+    "too few positive or negative patients (as in the grid above). comparison.csv has its 95% CI (delong_low, "
+    "delong_high)."
 )
 
 
 def comparison_notes(baseline: str, resamples: int, comparisons: Mapping[str, pd.DataFrame],
-                     on: str = "") -> str:  # fmt: skip
+                     on: str = "", min_positives: int = MIN_POSITIVES) -> str:  # fmt: skip
     patients = ", ".join(f"{n} {int(c['patients'].iloc[0])}" for n, c in comparisons.items())
+    first = next(iter(comparisons.values())).set_index("abbreviation")
+    few = [a for a in ABBREVIATIONS if not _isnan(first.loc[a, "delta"]) and _isnan(first.loc[a, "p"])]
     return (
         f"Δ = experiment − {baseline}, by a paired patient bootstrap ({resamples} resamples; the same resampled "
-        f"patients for both; patients scored by both: {patients}). p: two-sided bootstrap p-value of Δ (for the "
-        "means, unadjusted: they are not part of the Holm family). In the grid, bold: the 95% CI of Δ excludes 0; *: "
-        "Holm-adjusted p < 0.05 over the 14 observations (never on mean and mean5). A difference whose CI includes 0 "
-        "is not distinguishable from noise on "
-        f"{on or 'this validation set'}."
+        f"patients for both; patients scored by both: {patients}); the interval covers patient sampling. mean and "
+        "the summary's mean AUC: over the observations with enough patients, the same in every resample; mean_all: "
+        "over every defined observation, a point estimate. p: two-sided bootstrap p-value of Δ (for the means, "
+        "unadjusted: they are not part of the Holm family). In the grid, bold: the 95% CI of Δ excludes 0; *: "
+        "Holm-adjusted p < 0.05 over the observations with enough patients (never on the means). "
+        f"{UNSTABLE_MARK}: fewer than {min_positives} positive or negative patients: Δ as a point estimate, no CI, "
+        f"no p, never bold or starred{' (' + ', '.join(few) + ')' if few else ''}. A difference whose CI includes 0 "
+        f"is not distinguishable from noise on {on or 'this validation set'}."
     )
 
 
-def comparison_markdown(baseline, factors, tables, comparisons, resamples, on: str = "") -> str:
+def comparison_markdown(baseline, factors, tables, comparisons, resamples, on: str = "",
+                        min_positives: int = MIN_POSITIVES) -> str:  # fmt: skip
     text = f"# Experiments against the baseline{_on(on)}\n\n" + markdown(comparison_summary(baseline, factors, tables,
                                                                                 comparisons))  # fmt: skip
     if comparisons:
         text += "\n## ΔAUC per observation\n\n" + markdown(delta_grid(comparisons))
-        text += "\n" + comparison_notes(baseline, resamples, comparisons, on) + "\n"
+        text += "\n" + comparison_notes(baseline, resamples, comparisons, on, min_positives) + "\n"
         text += "\n## DeLong's test per observation (p-value)\n\n" + markdown(delong_grid(comparisons))
         text += "\n" + DELONG_NOTES + "\n"
     return text
 
 
-def comparison_html(baseline, factors, tables, comparisons, resamples, on: str = "") -> str:
+def comparison_html(baseline, factors, tables, comparisons, resamples, on: str = "",
+                    min_positives: int = MIN_POSITIVES) -> str:  # fmt: skip
     sections = [("", "", comparison_summary(baseline, factors, tables, comparisons))]
     if comparisons:
         grid = delta_grid(comparisons).replace(r"\*\*(.*?)\*\*", r"\1 (CI excludes 0)", regex=True)
-        sections.append(("ΔAUC per observation", comparison_notes(baseline, resamples, comparisons, on), grid))
+        notes = comparison_notes(baseline, resamples, comparisons, on, min_positives)
+        sections.append(("ΔAUC per observation", notes, grid))
         delong = delong_grid(comparisons).replace(r"\*\*(.*?)\*\*", r"\1 (p < 0.05)", regex=True)
         sections.append(("DeLong's test per observation (p-value)", DELONG_NOTES, delong))
     return html_page(f"Experiments against the baseline{_on(on)}", sections)
@@ -253,7 +273,8 @@ def paper_vs_ours(paper: Mapping[str, Mapping], tables: Mapping[str, pd.DataFram
             note += (f"; DISAGREES with the paper's own values, whose mean is {computed:.4f} "
                      f"(difference {stated - computed:+.4f})")  # fmt: skip
         rows.append({"experiment": name, "paper_table": entry["table"], "row": "mean as stated by the paper",
-                     "abbreviation": "mean (stated)", "paper": stated, "ours": ours["mean"], "note": note})  # fmt: skip
+                     "abbreviation": "mean (stated)", "paper": stated, "ours": ours["mean_all"],
+                     "note": note})  # fmt: skip
     frame = pd.DataFrame(rows, columns=["experiment", "paper_table", "row", "abbreviation", "paper", "ours", "note"])
     frame.insert(6, "difference", frame["ours"] - frame["paper"])
     return frame

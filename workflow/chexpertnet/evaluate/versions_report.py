@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from chexpertnet.evaluate import versions as V
+from chexpertnet.evaluate.scoring import MEAN_ESTIMABLE
 from chexpertnet.fileio import write_text
 from chexpertnet.markup import html_page, markdown
 from chexpertnet.observations import ABBREVIATIONS, OBSERVATIONS
@@ -82,7 +83,7 @@ def auc_delta_grid(cells: pd.DataFrame, experiments: Sequence[str]) -> pd.DataFr
         row = {"experiment": name}
         for full, abbreviation in zip(OBSERVATIONS, ABBREVIATIONS, strict=True):
             row[abbreviation] = _fmt(by_row.get(full), 3, sign=True)
-        row["mean"] = _fmt(by_row.get("mean (defined observations)"), 3, sign=True)
+        row["mean"] = _fmt(by_row.get(MEAN_ESTIMABLE), 3, sign=True)
         rows.append(row)
     return pd.DataFrame(rows)
 
