@@ -84,7 +84,7 @@ def test_adding_a_test_set_scores_it_without_retraining(tmp_path):
                 delta = (roc_auc_score(on_common, frontal_patients.loc[common, observation])
                          - roc_auc_score(on_common, patients.loc[common, observation]))  # fmt: skip
                 assert comparison.loc[observation, "delta"] == pytest.approx(delta, abs=1e-6), observation
-                if min(on_common.sum(), (1 - on_common).sum()) >= 2:  # DeLong needs two of each class
+                if min(on_common.sum(), (1 - on_common).sum()) >= 10:  # evaluation.min_positives
                     assert 0 <= comparison.loc[observation, "p_delong"] <= 1, observation
                 else:
                     assert np.isnan(comparison.loc[observation, "p_delong"]), observation

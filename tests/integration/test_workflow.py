@@ -51,7 +51,7 @@ def test_default_dag_builds_every_data_output(tiny_run):
         assert list(predictions.columns[:4]) == ["Path", "patient", "study", "view"] and len(predictions.columns) == 18
         assert predictions.iloc[:, 4:].apply(lambda c: c.between(0, 1)).all().all()
         scores = pd.read_csv(results / f"scores/{name}/seed0.csv").set_index("observation")
-        assert len(scores) == 16 and pd.isna(scores.loc["Fracture", "auc"])  # no valid Fracture in the phantom
+        assert len(scores) == 14 + 3 and pd.isna(scores.loc["Fracture", "auc"])  # no valid Fracture in the phantom
         assert 0 <= scores.loc["mean (defined observations)", "auc"] <= 1
     resolved = json.loads((results / "models/dataset_norm/seed0/config.json").read_text())
     stats = json.loads((results / "stats/both-multiclass.json").read_text())
