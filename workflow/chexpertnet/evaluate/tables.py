@@ -153,34 +153,38 @@ def comparison_summary(baseline: str, factors: Mapping[str, Mapping[str, str]], 
     return pd.DataFrame(rows)
 
 
+def _grid(comparisons: Mapping[str, pd.DataFrame], cell, rows: int | None = None) -> pd.DataFrame:
+    """One row per experiment, one column per abbreviation: ``cell(row)`` of the first ``rows`` comparison rows."""
+    return pd.DataFrame([
+        {"experiment": name, **{r["abbreviation"]: cell(r) for _, r in comp.iloc[:rows].iterrows()}}
+        for name, comp in comparisons.items()
+    ])  # fmt: skip
+
+
+def _delta_cell(r: pd.Series) -> str:
+    cell = fmt(r["delta"], sign=True)
+    if cell != NA and (r["ci_low"] > 0 or r["ci_high"] < 0):
+        cell = f"**{cell}**"
+    if not _isnan(r["p_holm"]) and r["p_holm"] < 0.05:
+        cell += "*"
+    if cell != NA and _isnan(r["p"]) and r["observation"] != MEAN_DEFINED:
+        cell += UNSTABLE_MARK  # too few patients for a test
+    return cell
+
+
+def _delong_cell(r: pd.Series) -> str:
+    cell = fmt_p(r["p_delong"])
+    return f"**{cell}**" if not _isnan(r["p_delong"]) and r["p_delong"] < 0.05 else cell
+
+
 def delta_grid(comparisons: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    """ΔAUC per observation: bold where the 95% CI excludes 0, * where the Holm-adjusted p < 0.05."""
-    rows = []
-    for name, comp in comparisons.items():
-        row = {"experiment": name}
-        for _, r in comp.iterrows():
-            cell = fmt(r["delta"], sign=True)
-            if cell != NA and (r["ci_low"] > 0 or r["ci_high"] < 0):
-                cell = f"**{cell}**"
-            if not _isnan(r["p_holm"]) and r["p_holm"] < 0.05:
-                cell += "*"
-            if cell != NA and _isnan(r["p"]) and r["observation"] != MEAN_DEFINED:
-                cell += UNSTABLE_MARK  # too few patients for a test
-            row[r["abbreviation"]] = cell
-        rows.append(row)
-    return pd.DataFrame(rows)
+    """ΔAUC per observation and mean: bold where the 95% CI excludes 0, * where the Holm-adjusted p < 0.05."""
+    return _grid(comparisons, _delta_cell)
 
 
 def delong_grid(comparisons: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """DeLong's p-value of ΔAUC per observation: bold where p < 0.05 (unadjusted)."""
-    rows = []
-    for name, comp in comparisons.items():
-        row = {"experiment": name}
-        for _, r in comp.iloc[: len(OBSERVATIONS)].iterrows():
-            cell = fmt_p(r["p_delong"])
-            row[r["abbreviation"]] = f"**{cell}**" if not _isnan(r["p_delong"]) and r["p_delong"] < 0.05 else cell
-        rows.append(row)
-    return pd.DataFrame(rows)
+    return _grid(comparisons, _delong_cell, len(OBSERVATIONS))
 
 
 DELONG_NOTES = (
