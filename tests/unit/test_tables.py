@@ -135,6 +135,18 @@ def test_paper_vs_ours_recomputes_means_and_flags_the_papers_inconsistent_table_
     assert "DISAGREES" not in stated.loc["dataset_norm", "note"]  # 0.8381 vs 0.8383: within rounding
     assert "DISAGREES" not in stated.loc["scratch", "note"]
     assert math.isnan(values.loc["baseline", "paper"]) and stated.loc["baseline", "paper"] == 0.8236
+    # the paper's stated mean is over every defined observation: ours beside it is mean_all, not the CI'd mean over
+    # the observations with enough patients (here 40: about a third of the 120 patients are positive, so some fall out)
+    rare = {name: experiment_table(_runs(seeds=1, seed=i), resamples=100, min_positives=40)
+            for i, name in enumerate(PAPER)}  # fmt: skip
+    beside = T.paper_vs_ours(PAPER, rare)
+    for name, table in rare.items():
+        by = table.set_index("abbreviation")
+        defined = by.loc[list(ABBREVIATIONS), "auc"].dropna()
+        assert by.loc["mean_all", "auc"] == pytest.approx(defined.mean(), abs=1e-12)
+        assert by.loc["mean", "positives"] < by.loc["mean_all", "positives"] == len(defined)
+        row = beside[(beside["experiment"] == name) & (beside["abbreviation"] == "mean (stated)")].iloc[0]
+        assert row["ours"] == by.loc["mean_all", "auc"] != by.loc["mean", "auc"]
     row = frame[(frame["experiment"] == "scratch") & (frame["abbreviation"] == "LL")].iloc[0]
     assert row["paper"] == 0.206 and row["difference"] == pytest.approx(row["ours"] - 0.206)
     assert math.isnan(frame[(frame["experiment"] == "frontal") & (frame["abbreviation"] == "F")]["paper"].iloc[0])
