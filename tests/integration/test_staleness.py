@@ -104,9 +104,13 @@ def test_editing_the_metrics_module_reruns_scoring_tables_figures_report_not_tra
     assert jobs["score"] == RUNS
 
 
-@pytest.mark.parametrize(("name", "rules"), [("evaluate/claims", {"tables", "report"}), ("data/testset", set())])
+@pytest.mark.parametrize(
+    ("name", "rules"),
+    [("evaluate/claims", {"tables", "report"}), ("data/testset", set()), ("localize/chexlocalize", {"cam", "report"})],
+)
 def test_editing_a_module_reruns_only_the_rules_that_run_it(tiny_run, name, rules):
-    """Claims are evaluated by the tables job only; the test set's labels (no test split here) by no job at all."""
+    """Claims are evaluated by the tables job only; the test set's labels (no test split here) by no job at all;
+    CheXlocalize's metrics by the CAM job (the phantom writes its truth with the names alone: it does not rerun)."""
     with edited(module(tiny_run, name), add_function):
         jobs, text = plan(tiny_run)
     assert set(jobs) == rules, text

@@ -98,7 +98,7 @@ def test_adding_a_test_set_scores_it_without_retraining(tmp_path):
     assert "on the test set" in (tables / "test.baseline.md").read_text().splitlines()[0]
     assert "on the test set" in (tables / "test.comparison.md").read_text().splitlines()[0]
     claims = pd.read_csv(tables / "test.claims.csv").set_index("claim")
-    assert claims.loc["1", "compared"] == "baseline − frontal" and claims.loc["5", "verdict"].endswith("(not run)")
+    assert claims.loc["1", "compared"] == "frontal − baseline" and claims.loc["5", "verdict"].endswith("(not run)")
     assert not (tables / "test.paper_vs_ours.md").exists()
     assert set(pd.read_csv(tables / "test.comparison.csv")["experiment"]) == {"frontal"}
     # a new version of the tables holds them, and the report shows them

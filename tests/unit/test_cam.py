@@ -146,8 +146,15 @@ def test_summary_pools_overall_and_keeps_chexpert_order():
     assert overall["over_chance"] == pytest.approx(1.4 / 3)
     edema = table.set_index("observation").loc["Edema"]
     assert edema["over_chance"] == pytest.approx(0.3)  # (-0.3 + 0.9) / 2
-    # two images: a resample's mean is -0.3, 0.3 or 0.9, so the percentile CI's ends are among these
-    assert -0.3 <= edema["over_chance_low"] <= 0.3 <= edema["over_chance_high"] <= 0.9
+    # two images (fewer than MIN_IMAGES): a point estimate, no interval; printed as n/a with the count
+    assert np.isnan(edema["over_chance_low"]) and np.isnan(edema["over_chance_high"])
+    from chexpertnet.localize.localization import _cells
+
+    cells = _cells(table, 8).set_index("observation")["hit − chance [95% CI]"]
+    assert cells["Edema"] == "+0.300 (n/a: 2 images)" and cells["overall"] == "+0.467 (n/a: 3 images)"
+    # enough images: the percentile CI's ends are resampled means, around the point
+    many = summarize(pd.concat([records] * 5, ignore_index=True)).set_index("observation").loc["Edema"]
+    assert -0.3 <= many["over_chance_low"] < 0.3 < many["over_chance_high"] <= 0.9
 
 
 def test_pointing_margin_over_chance_is_clear_only_when_its_ci_excludes_zero():

@@ -66,17 +66,33 @@ def test_fast_delong_equals_the_pairwise_definition(seed):
     assert got["low"] == pytest.approx(delta - 1.959963984540054 * math.sqrt(variance), abs=1e-12)
 
 
-def test_several_seeds_use_the_seeds_mean_components():
+def test_several_seeds_use_the_seeds_mean_components_plus_the_seeds_variance():
     rng = np.random.default_rng(9)
     labels = (rng.random(60) < 0.4).astype(int)
     labels[:2], labels[2:4] = 1, 0
     a = rng.normal(labels * 0.7, 1.0, size=(3, 60))
     b = rng.normal(labels * 1.1, 1.0, size=(3, 60))
     got = delong_difference(a, b, labels)
-    _, variance, p = reference(a, b, labels)
+    delta, patients_variance, _ = reference(a, b, labels)
+    auc_a = [roc_auc_score(labels, s) for s in a]
+    auc_b = [roc_auc_score(labels, s) for s in b]
+    # the seeds' variance, from sklearn's AUCs: var of a mean of 3 independent trainings, per model
+    seeds_variance = np.var(auc_a, ddof=1) / 3 + np.var(auc_b, ddof=1) / 3
+    variance = patients_variance + seeds_variance
+    p = math.erfc(abs(delta) / math.sqrt(variance) / math.sqrt(2))
     assert abs(got["p"] - p) < 1e-9 and got["se"] ** 2 == pytest.approx(variance, rel=1e-10)
-    mean_auc = np.mean([roc_auc_score(labels, s) for s in b]) - np.mean([roc_auc_score(labels, s) for s in a])
-    assert got["delta"] == pytest.approx(mean_auc, abs=1e-12)
+    assert got["delta"] == pytest.approx(np.mean(auc_b) - np.mean(auc_a), abs=1e-12)
+    assert seeds_variance > 0.05 * patients_variance  # the seeds' part is not negligible here
+
+
+def test_identical_seeds_add_no_variance():
+    rng = np.random.default_rng(4)
+    labels = (rng.random(50) < 0.4).astype(int)
+    labels[:2], labels[2:4] = 1, 0
+    a, b = rng.normal(labels * 0.7, 1.0), rng.normal(labels * 1.1, 1.0)
+    one = delong_difference(a, b, labels)
+    three = delong_difference(np.stack([a] * 3), np.stack([b] * 3), labels)
+    assert three["se"] == pytest.approx(one["se"], rel=1e-12) and three["p"] == pytest.approx(one["p"], rel=1e-12)
 
 
 def test_one_positive_patient_gives_no_test():

@@ -292,15 +292,42 @@ def test_signature_lies_in_its_box(name, view, f):
     assert box_area < 0.6 * size[0] * size[1] or name in ("Edema", "Support Devices")
 
 
-def test_some_findings_show_on_the_lateral_view_only():
-    findings = {"Pleural Effusion": finding(severity=0.3), "Lung Lesion": finding(side=1, variant=1)}
-    frontal = render(ANATOMY, findings, "frontal", FRONTAL, "AP", seed=3)
-    lateral = render(ANATOMY, findings, "lateral", LATERAL, "", seed=3)
+@pytest.mark.parametrize(
+    "name, f",
+    [
+        ("Pleural Effusion", finding(severity=0.3)),
+        ("Lung Lesion", finding(side=1, variant=1)),
+        ("Atelectasis", finding(side=1, lateral=0.15, vertical=0.75, depth=0.7, variant=1)),  # retrocardiac
+        ("Pneumothorax", finding(severity=0.4, variant=1)),  # anterior
+    ],
+)
+def test_some_findings_show_on_the_lateral_view_only(name, f):
+    frontal = render(ANATOMY, {name: f}, "frontal", FRONTAL, "AP", seed=3)
+    lateral = render(ANATOMY, {name: f}, "lateral", LATERAL, "", seed=3)
     plain = render(ANATOMY, {}, "frontal", FRONTAL, "AP", seed=3)
-    for name in findings:
-        assert not frontal.visible[name] and frontal.boxes[name] is None
-        assert lateral.visible[name] and lateral.boxes[name] is not None
-    assert np.array_equal(frontal.image, plain.image)
+    plain_lateral = render(ANATOMY, {}, "lateral", LATERAL, "", seed=3)
+    assert not frontal.visible[name] and frontal.boxes[name] is None
+    assert lateral.visible[name] and lateral.boxes[name] is not None
+    assert np.array_equal(frontal.image, plain.image)  # nothing of it on the frontal view, not even a lifted dome
+    assert np.abs(lateral.image.astype(np.int16) - plain_lateral.image).max() > 20
+
+
+def test_lateral_only_variants_have_their_share():
+    """The phantom's lateral-only findings, drawn as the generator draws them: the shares the README states."""
+    rng = np.random.default_rng(0)
+    draws = {name: [phantom.findings._finding(rng, name) for _ in range(4000)]
+             for name in ("Atelectasis", "Pneumothorax", "Lung Lesion")}  # fmt: skip
+    share = {name: np.mean([d.variant == 1 for d in found]) for name, found in draws.items()}
+    assert share["Atelectasis"] == pytest.approx(phantom.findings.RETROCARDIAC_ATELECTASIS, abs=0.03)
+    assert share["Lung Lesion"] == pytest.approx(phantom.RETROCARDIAC_LESIONS, abs=0.03)
+    small = (phantom.findings.ANTERIOR_PNEUMOTHORAX_SEVERITY - phantom.MIN_SEVERITY) / (1 - phantom.MIN_SEVERITY)
+    assert share["Pneumothorax"] == pytest.approx(small * phantom.findings.ANTERIOR_PNEUMOTHORAX, abs=0.03)
+    assert all(d.severity <= phantom.findings.ANTERIOR_PNEUMOTHORAX_SEVERITY
+               for d in draws["Pneumothorax"] if d.variant == 1)  # fmt: skip
+    assert all(d.side == 1 for d in draws["Atelectasis"] if d.variant == 1)  # the left lower lobe
+
+
+def test_a_big_effusion_shows_on_the_frontal_view():
     big = render(ANATOMY, {"Pleural Effusion": finding(severity=0.9)}, "frontal", FRONTAL, "AP", seed=3)
     assert big.visible["Pleural Effusion"]
 

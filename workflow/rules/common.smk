@@ -24,6 +24,8 @@ BENCHMARKS = PLAN.benchmarks
 CONDA_ENV = "../../envs/chexpertnet.yaml"
 DATA_FOLDER = PLAN.folder
 REAL_DATA = PLAN.real_data
+# the claims' notes say which claims the phantom can test
+PHANTOM_FLAG = "" if REAL_DATA else "--phantom"
 VIEW = PLAN.view
 VALIDATION = PLAN.validation
 TEST = PLAN.test

@@ -140,6 +140,8 @@ rule tables:
         seed=config["evaluation"]["seed"],
         baseline=config["evaluation"]["baseline"],
         min_positives=config["evaluation"]["min_positives"],
+        margin=config["claims"]["margin"],
+        phantom=PHANTOM_FLAG,
         config_hash=config_hash(),
         config_json=config_json(),
         out_dir=output_dir,
@@ -149,7 +151,7 @@ rule tables:
     shell:
         "python -m chexpertnet tables --labels {input.labels} --dataset-csv {input.train_csv}"
         " {params.experiments} {params.runs} {params.test_runs} {params.epochs_runs} {params.manifests}"
-        " --baseline {params.baseline} --min-positives {params.min_positives}"
+        " --baseline {params.baseline} --min-positives {params.min_positives} --margin {params.margin} {params.phantom}"
         " --paper {input.paper} --aggregate {params.aggregate} --resamples {params.resamples} --seed {params.seed}"
         " --config-hash {params.config_hash} --config-json {params.config_json:q} --archive {params.archive}"
         " {params.codes} --out-dir {params.out_dir} 2> {log}"

@@ -40,6 +40,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     p.add_argument("--min-positives", type=int, default=10, help="positive (and negative) patients an observation "
                    "needs for a CI, a p-value and a place in the CI'd means; fewer: its AUC as a point estimate")
+    p.add_argument("--margin", type=float, default=0.01, help="claim 6's equivalence margin (AUC): supported "
+                   "only when the whole 95%% CI of the mean AUC difference lies inside plus or minus it")  # fmt: skip
+    p.add_argument("--phantom", action="store_true", help="the dataset is the phantom: the claims' notes say which "
+                   "claims it can test")  # fmt: skip
     p.add_argument("--dataset-csv", action="append", default=[], help="dataset CSVs to record in the provenance")
     p.add_argument("--manifest", action="append", default=[], help="manifests to record in the provenance")
     p.add_argument("--config-hash", default=None, help="hash of the workflow config, recorded in the provenance")
@@ -97,7 +101,8 @@ def run(args: argparse.Namespace) -> None:
         tables = {name: experiment_table(scored[name], args.resamples, args.seed, min_positives=k) for name in factors}
         comparisons = {name: compare(scored[args.baseline], scored[name], args.resamples, args.seed, min_positives=k)
                        for name in factors if name != args.baseline}  # fmt: skip
-        claims = evaluate_claims(factors, args.baseline, scored, epochs, args.resamples, args.seed, min_positives=k)
+        claims = evaluate_claims(factors, args.baseline, scored, epochs, args.resamples, args.seed, min_positives=k,
+                                 margin=args.margin)
         files = {}
         for name, table in tables.items():
             text = (name, factors[name], table, paper.get(name), args.resamples, args.aggregate, on, k)
@@ -107,8 +112,9 @@ def run(args: argparse.Namespace) -> None:
         files[f"{prefix}comparison"] = {".csv": T.to_csv(T.comparison_frame(comparisons)),
                                         ".md": T.comparison_markdown(*text),
                                         ".html": T.comparison_html(*text)}  # fmt: skip
-        files[f"{prefix}claims"] = {".csv": T.to_csv(claims), ".md": T.claims_markdown(claims, args.resamples, on),
-                                    ".html": T.claims_html(claims, args.resamples, on)}  # fmt: skip
+        files[f"{prefix}claims"] = {".csv": T.to_csv(claims),
+                                    ".md": T.claims_markdown(claims, args.resamples, on, args.phantom),
+                                    ".html": T.claims_html(claims, args.resamples, on, args.phantom)}  # fmt: skip
         return tables, files
 
     scored = load_experiments(args.labels, [(n, int(s), p) for n, s, p, _ in args.runs], args.aggregate)

@@ -3,20 +3,23 @@
 Means are over a fixed set of observations, those with at least ``min_positives`` positive and negative patients
 (the same in every resample). Every claim compares experiments that the config names by their factors: the *roles*
 are found relative to the baseline (an experiment that differs from it in exactly the factor the claim is about).
-Estimates are paired patient bootstraps (the same resampled patients for every model; AUCs averaged over seeds, also
-inside each resample).
+Every Δ is experiment − baseline, as in the comparison table. Estimates are paired patient bootstraps (the same
+resampled patients for every model; AUCs averaged over seeds, also inside each resample) and, with several seeds,
+the variation between seeds drawn into every resample (:func:`~chexpertnet.evaluate.metrics.seed_noise`).
 
-Verdicts (95%):
+Verdicts (95%); every rule can come out each of three ways:
 - a difference claim ("A is better than B"): **supported** when the CI of Δ lies entirely on the claimed side of 0,
-  **contradicted** when it lies entirely on the other side, **inconclusive** otherwise;
-- "observation X loses most": the share of resamples in which X has the largest loss; supported at ≥ 0.95,
+  **contradicted** when it lies entirely on the other side, **inconclusive** when it includes 0;
+- "observation X loses most": the share of resamples in which X has the most negative Δ; supported at ≥ 0.95,
   contradicted at ≤ 0.05, inconclusive between; with fewer than ``min_positives`` positive (or negative) patients
   for X, "inconclusive: N positive patients", never contradicted;
-- "most observations reach their best AUC at the last epoch": the count of such observations, with its bootstrap
-  CI; supported when the CI lies above half the defined observations, contradicted when it lies at or below half;
-- "longer training closes the gap": supported when the longer training is not worse than the pretrained baseline
-  (the CI of Δ reaches 0 or above) and is better than the short one (CI above 0); contradicted when it is still
-  worse than the baseline (CI below 0) and not better than the short one; inconclusive otherwise;
+- "most observations reach their best AUC at the last epoch": the count of such observations (those with enough
+  patients), with its bootstrap CI; supported when the CI lies above half of them, contradicted when it lies at or
+  below half, inconclusive when it straddles half;
+- "longer training closes the gap" is an equivalence question, decided with a declared margin (``margin``, AUC):
+  supported when the whole CI of Δ (longer scratch − baseline) lies inside ±margin, contradicted when it lies
+  entirely outside (below −margin: the gap stays; above +margin: it overshoots), inconclusive otherwise (a wide CI
+  is a lack of power, never support);
 - a claim whose experiment the config does not have: **inconclusive (not run)**, with the experiment it needs.
 """
 
@@ -29,7 +32,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from chexpertnet.evaluate.metrics import bootstrap_auc, bootstrap_counts, per_observation_auc, percentile_ci
+from chexpertnet.evaluate.metrics import (
+    bootstrap_auc,
+    bootstrap_counts,
+    per_observation_auc,
+    percentile_ci,
+    seed_noise,
+    seed_normals,
+)
 from chexpertnet.evaluate.scoring import MIN_POSITIVES, PatientScores, estimable
 from chexpertnet.observations import OBSERVATIONS
 
@@ -37,6 +47,7 @@ SUPPORTED, CONTRADICTED, INCONCLUSIVE = "supported", "contradicted", "inconclusi
 NOT_RUN = "inconclusive (not run)"
 LESION = OBSERVATIONS.index("Lung Lesion")
 FACTORS = ("views", "normalization", "init", "uncertainty", "epochs")
+MARGIN = 0.01  # claim 6's equivalence margin (AUC), the default of the config's claims.margin
 
 
 @dataclass(frozen=True)
@@ -102,9 +113,12 @@ def _stack(runs: PatientScores) -> np.ndarray:
     return np.asarray(runs.scores)  # (S, n, J)
 
 
-def _boot(runs: PatientScores, counts: np.ndarray) -> np.ndarray:
-    """(B, J) seed-averaged AUC per resample."""
-    return np.mean([bootstrap_auc(s, runs.labels, counts) for s in _stack(runs)], axis=0)
+def _boot(runs: PatientScores, counts: np.ndarray, seed: int = 0, stream: int = 0) -> np.ndarray:
+    """(B, J) seed-averaged AUC per resample, plus the variation between seeds (none with one seed); ``stream``
+    keeps the seed draws of independent trainings apart, and is the same for the epochs of one training."""
+    per_seed = np.array([per_observation_auc(runs.labels, s) for s in _stack(runs)])
+    boot = np.mean([bootstrap_auc(s, runs.labels, counts) for s in _stack(runs)], axis=0)
+    return boot + seed_noise(per_seed, seed_normals(len(counts), len(per_seed), seed, stream))
 
 
 def _point(runs: PatientScores) -> np.ndarray:
@@ -131,7 +145,7 @@ def mean_difference(a: PatientScores, b: PatientScores, resamples: int, seed: in
     columns = ~np.isnan(pa) & ~np.isnan(pb) & estimable(a.labels, min_positives)
     columns[list(exclude)] = False
     counts = bootstrap_counts(len(a.patients), resamples, seed)
-    samples = _mean(_boot(b, counts), columns) - _mean(_boot(a, counts), columns)
+    samples = _mean(_boot(b, counts, seed, 2), columns) - _mean(_boot(a, counts, seed, 1), columns)
     low, high = percentile_ci(samples[:, None])
     return {"a": float(_mean(pa, columns)), "b": float(_mean(pb, columns)),
             "delta": float(_mean(pb, columns) - _mean(pa, columns)), "low": float(low[0]), "high": float(high[0]),
@@ -140,44 +154,59 @@ def mean_difference(a: PatientScores, b: PatientScores, resamples: int, seed: in
 
 def largest_loss(full: PatientScores, reduced: PatientScores, observation: int, resamples: int, seed: int,
                  min_positives: int = MIN_POSITIVES) -> dict:  # fmt: skip
-    """How often ``observation`` has the largest AUC loss (full − reduced) among the defined observations with at
-    least ``min_positives`` positive and negative patients. ``enough`` is False (and ``share`` NaN) when
-    ``observation`` itself has fewer: then no share can decide the claim."""
+    """How often ``observation`` has the largest AUC loss (Δ = reduced − full, the most negative) among the defined
+    observations with at least ``min_positives`` positive and negative patients (a fixed set: a resample in which
+    one of them is undefined drops out). ``enough`` is False (and ``share`` NaN) when ``observation`` itself has
+    fewer: then no share can decide the claim."""
     a, b = _common(full, reduced)
     pa, pb = _point(a), _point(b)
     enough = estimable(a.labels, min_positives)
     positives = int(a.labels[:, observation].sum())
     columns = ~np.isnan(pa) & ~np.isnan(pb) & enough
     if not columns[observation]:
-        return {"share": math.nan, "loss": float(pa[observation] - pb[observation]), "enough": False,
+        return {"share": math.nan, "delta": float(pb[observation] - pa[observation]), "enough": False,
                 "positives": positives, "negatives": len(a.labels) - positives}  # fmt: skip
     counts = bootstrap_counts(len(a.patients), resamples, seed)
-    loss = _boot(a, counts) - _boot(b, counts)
-    loss[:, ~columns] = -np.inf
-    loss = np.where(np.isnan(loss), -np.inf, loss)
-    share = float(np.mean(np.argmax(loss, axis=1) == observation))
-    point_loss = np.where(columns, pa - pb, -np.inf)
-    order = np.argsort(-point_loss, kind="mergesort")
-    return {"share": share, "loss": float(pa[observation] - pb[observation]), "enough": True,
+    delta = (_boot(b, counts, seed, 2) - _boot(a, counts, seed, 1))[:, columns]
+    kept = ~np.isnan(delta).any(axis=1)
+    target = int(np.flatnonzero(columns).tolist().index(observation))
+    share = float(np.mean(np.argmin(delta[kept], axis=1) == target)) if kept.any() else math.nan
+    point = np.where(columns, pb - pa, np.inf)
+    order = np.argsort(point, kind="mergesort")
+    return {"share": share, "delta": float(pb[observation] - pa[observation]), "enough": True,
             "positives": positives, "negatives": len(a.labels) - positives,
             "rank": int(np.flatnonzero(order == observation)[0]) + 1, "largest": OBSERVATIONS[int(order[0])],
-            "largest_loss": float(point_loss[order[0]]), "defined": int(columns.sum())}  # fmt: skip
+            "largest_delta": float(point[order[0]]), "defined": int(columns.sum())}  # fmt: skip
 
 
-def best_at_last_epoch(epochs: Sequence[PatientScores], resamples: int, seed: int) -> dict:
-    """The number of defined observations whose AUC (seed-averaged) is highest at the last epoch (ties count as
-    the last), with a bootstrap CI of that number."""
+def best_at_last_epoch(epochs: Sequence[PatientScores], resamples: int, seed: int,
+                       min_positives: int = MIN_POSITIVES) -> dict:  # fmt: skip
+    """The number of observations with enough patients (``min_positives``) whose AUC (seed-averaged) is highest
+    at the last epoch (ties count as the last), with a bootstrap CI of that number. The observations are a fixed
+    set, defined at every epoch: a resample in which one of them is undefined drops out (it is not "not best")."""
     labels = epochs[-1].labels
     points = np.array([_point(e) for e in epochs])  # (E, J)
-    columns = ~np.isnan(points).any(axis=0)
+    columns = ~np.isnan(points).any(axis=0) & estimable(labels, min_positives)
     counts = bootstrap_counts(len(labels), resamples, seed)
-    boots = np.array([_boot(e, counts) for e in epochs])  # (E, B, J)
-    best_last = (boots[-1] >= boots.max(axis=0)) & columns  # NaN compares False
-    samples = best_last.sum(axis=1).astype(float)
+    boots = np.array([_boot(e, counts, seed, 1) for e in epochs])[:, :, columns]  # (E, B, K), one stream: a run
+    kept = ~np.isnan(boots).any(axis=(0, 2))
+    samples = np.where(kept, (boots[-1] >= boots.max(axis=0)).sum(axis=1), np.nan).astype(float)
     low, high = percentile_ci(samples[:, None])
-    point = int(((points[-1] >= points.max(axis=0)) & columns).sum())
+    point = int((points[-1, columns] >= points[:, columns].max(axis=0)).sum())
     return {"count": point, "low": float(low[0]), "high": float(high[0]), "defined": int(columns.sum()),
             "epochs": len(epochs)}  # fmt: skip
+
+
+def equivalence_verdict(low: float, high: float, margin: float) -> str:
+    """Equivalence with a margin: supported when the CI lies inside ±margin, contradicted when it lies entirely
+    outside it (on either side), inconclusive otherwise."""
+    if math.isnan(low) or math.isnan(high):
+        return INCONCLUSIVE
+    if -margin <= low and high <= margin:
+        return SUPPORTED
+    if high < -margin or low > margin:
+        return CONTRADICTED
+    return INCONCLUSIVE
 
 
 def _fmt(x: float) -> str:
@@ -188,12 +217,24 @@ def _ci(d: Mapping) -> str:
     return f"Δ {_fmt(d['delta'])} [{_fmt(d['low'])}, {_fmt(d['high'])}]"
 
 
+def _few(positives: int, negatives: int) -> str:
+    few = min(positives, negatives)
+    kind = "positive" if positives <= negatives else "negative"
+    return f"{few} {kind} patient{'s' if few != 1 else ''}"
+
+
+DIFFERENCE_RULE = ("Δ = experiment − baseline; supported: its 95% CI lies entirely on the claimed side of 0; "
+                   "contradicted: entirely on the other side; inconclusive: the CI includes 0")  # fmt: skip
+
+
 def evaluate_claims(
     factors: Mapping[str, Mapping], baseline: str, scored: Mapping[str, PatientScores],
     epochs: Mapping[str, Sequence[PatientScores]], resamples: int, seed: int, min_positives: int = MIN_POSITIVES,
+    margin: float = MARGIN,
 ) -> pd.DataFrame:  # fmt: skip
     """One row per claim: number, section, claim, the paper's numbers, the experiments compared, our estimate,
-    verdict and the rule that decided it. ``epochs[name]`` holds an experiment's per-epoch scores (claim 5)."""
+    verdict and the rule that decided it. ``epochs[name]`` holds an experiment's per-epoch scores (claim 5);
+    ``margin`` is claim 6's equivalence margin."""
     rows = []
 
     def row(claim: Claim, compared: str, estimate: str, verdict: str, rule: str) -> None:
@@ -207,56 +248,61 @@ def evaluate_claims(
     scratch = find_role(factors, baseline, init="scratch")
     frozen = find_role(factors, baseline, init="frozen")
     long_scratch = find_long_scratch(factors, baseline)
-    diff_rule = "95% CI of Δ entirely on the claimed side of 0: supported; entirely on the other: contradicted"
 
     def difference(claim: Claim, other: str | None, sign: int, need: str, exclude: Sequence[int] = (),
-                   better_note: bool = False, reverse: bool = False) -> None:  # fmt: skip
+                   better_note: bool = False, note: str = "") -> None:  # fmt: skip
+        side = "below" if sign < 0 else "above"
+        rule = f"{DIFFERENCE_RULE} (claimed: Δ {side} 0)"
         if other is None:
-            row(claim, f"needs an experiment with {need}", "", NOT_RUN, diff_rule)
+            row(claim, f"needs an experiment with {need}", "", NOT_RUN, rule)
             return
-        a, b = (scored[other], base) if reverse else (base, scored[other])
-        d = mean_difference(a, b, resamples, seed, exclude, min_positives)
-        names = f"{other} − {baseline}" if not reverse else f"{baseline} − {other}"
+        d = mean_difference(base, scored[other], resamples, seed, exclude, min_positives)
         estimate = f"mean AUC {d['b']:.3f} vs {d['a']:.3f}, {_ci(d)}"
         if better_note:
             estimate += f"; better on {d['better']} of {d['defined']}"
-        row(claim, names, estimate, _direction_verdict(d["low"], d["high"], sign), diff_rule)
+        row(claim, f"{other} − {baseline}", estimate + note, _direction_verdict(d["low"], d["high"], sign), rule)
 
     need_frontal = "views: frontal (otherwise as the baseline)"
-    difference(c["1"], frontal, +1, need_frontal, reverse=True)
-    difference(c["1b"], frontal, +1, need_frontal, exclude=[LESION], reverse=True)
-    share_rule = (f"share of resamples with Lung Lesion's loss the largest: ≥ 0.95 supported, ≤ 0.05 contradicted, "
-                  f"between inconclusive; inconclusive without a share when Lung Lesion has fewer than "
-                  f"{min_positives} positive or negative patients")  # fmt: skip
+    difference(c["1"], frontal, -1, need_frontal)
+    lesion_positives = int(base.labels[:, LESION].sum())
+    lesion_in_mean = bool(estimable(base.labels, min_positives)[LESION]) and not math.isnan(_point(base)[LESION])
+    note = "" if lesion_in_mean else (
+        f" (Lung Lesion, {_few(lesion_positives, len(base.labels) - lesion_positives)}, is already outside the mean: "
+        "the same numbers as claim 1)")  # fmt: skip
+    difference(c["1b"], frontal, -1, need_frontal, exclude=[LESION], note=note)
+    share_rule = (f"share of resamples in which Lung Lesion's Δ (frontal − baseline) is the most negative: ≥ 0.95 "
+                  f"supported, ≤ 0.05 contradicted, between inconclusive; 'inconclusive: N positive patients' when "
+                  f"Lung Lesion has fewer than {min_positives} positive or negative patients")  # fmt: skip
     if frontal is None:
         row(c["2"], f"needs an experiment with {need_frontal}", "", NOT_RUN, share_rule)
     else:
         d = largest_loss(base, scored[frontal], LESION, resamples, seed, min_positives)
         if not d["enough"]:
-            few = min(d["positives"], d["negatives"])
-            kind = "positive" if d["positives"] <= d["negatives"] else "negative"
-            verdict = f"{INCONCLUSIVE}: {few} {kind} patient{'s' if few != 1 else ''}"
-            estimate = (f"Lung Lesion's loss {_fmt(d['loss'])} (a point estimate: fewer than {min_positives} "
-                        f"{kind} patients, no share of resamples is computed)")  # fmt: skip
+            verdict = f"{INCONCLUSIVE}: {_few(d['positives'], d['negatives'])}"
+            estimate = (f"Lung Lesion's Δ {_fmt(d['delta'])} (a point estimate: fewer than {min_positives} "
+                        f"positive or negative patients, no share of resamples is computed)")  # fmt: skip
         else:
             verdict = SUPPORTED if d["share"] >= 0.95 else CONTRADICTED if d["share"] <= 0.05 else INCONCLUSIVE
-            estimate = (f"Lung Lesion's loss {d['loss']:+.3f} ranks {d['rank']} of {d['defined']} (largest: "
-                        f"{d['largest']}, {d['largest_loss']:+.3f}); largest in {d['share']:.0%} of "
+            estimate = (f"Lung Lesion's Δ {d['delta']:+.3f} ranks {d['rank']} of {d['defined']} (most negative: "
+                        f"{d['largest']}, {d['largest_delta']:+.3f}); the most negative in {d['share']:.0%} of "
                         "resamples")  # fmt: skip
-        row(c["2"], f"{baseline} − {frontal}", estimate, verdict, share_rule)
+        row(c["2"], f"{frontal} − {baseline}", estimate, verdict, share_rule)
     difference(c["3"], norm, +1, "normalization: dataset", better_note=True)
     difference(c["4"], scratch, -1, "init: scratch")
-    count_rule = "bootstrap CI of the count above half the defined observations: supported; at or below: contradicted"
+    count_rule = ("the count of observations (with enough patients) best at the last epoch: supported when its "
+                  "bootstrap CI lies above half of them; contradicted when it lies at or below half; inconclusive "
+                  "when it straddles half")  # fmt: skip
     if scratch is None or len(epochs.get(scratch, ())) < 2:
         row(c["5"], "needs init: scratch with per-epoch predictions", "", NOT_RUN, count_rule)
     else:
-        d = best_at_last_epoch(epochs[scratch], resamples, seed)
+        d = best_at_last_epoch(epochs[scratch], resamples, seed, min_positives)
         half = d["defined"] / 2
         verdict = SUPPORTED if d["low"] > half else CONTRADICTED if d["high"] <= half else INCONCLUSIVE
         row(c["5"], f"{scratch}, epochs 1-{d['epochs']}", f"{d['count']} of {d['defined']} best at epoch "
             f"{d['epochs']} (95% CI {d['low']:.0f}-{d['high']:.0f})", verdict, count_rule)  # fmt: skip
-    gap_rule = ("supported: not worse than the baseline (CI of Δ reaches 0) and better than the 3-epoch scratch "
-                "(CI above 0); contradicted: still worse than the baseline and not better than the short training")
+    gap_rule = (f"equivalence, margin ±{margin:.3f} AUC: supported when the 95% CI of Δ (longer scratch − baseline) "
+                f"lies inside ±{margin:.3f}; contradicted when it lies entirely outside (below −{margin:.3f}: the gap "
+                "stays; above: it overshoots); inconclusive otherwise")  # fmt: skip
     if long_scratch is None or scratch is None:
         need = "init: scratch and more epochs than the baseline (e.g. epochs: 9)" if long_scratch is None else \
             "init: scratch"  # fmt: skip
@@ -264,11 +310,9 @@ def evaluate_claims(
     else:
         vs_base = mean_difference(base, scored[long_scratch], resamples, seed, min_positives=min_positives)
         vs_short = mean_difference(scored[scratch], scored[long_scratch], resamples, seed, min_positives=min_positives)
-        not_worse, better = vs_base["high"] >= 0, vs_short["low"] > 0
-        verdict = SUPPORTED if not_worse and better else \
-            CONTRADICTED if vs_base["high"] < 0 and not better else INCONCLUSIVE  # fmt: skip
-        estimate = (f"{long_scratch} ({factors[long_scratch]['epochs']} epochs) − {baseline}: {_ci(vs_base)}; "
-                    f"− {scratch}: {_ci(vs_short)}")  # fmt: skip
-        row(c["6"], f"{long_scratch} vs {baseline} and {scratch}", estimate, verdict, gap_rule)
+        estimate = (f"{long_scratch} ({factors[long_scratch]['epochs']} epochs) − {baseline}: {_ci(vs_base)} "
+                    f"(margin ±{margin:.3f}); − {scratch}: {_ci(vs_short)}")  # fmt: skip
+        row(c["6"], f"{long_scratch} − {baseline}", estimate,
+            equivalence_verdict(vs_base["low"], vs_base["high"], margin), gap_rule)  # fmt: skip
     difference(c["7"], frozen, -1, "init: frozen")
     return pd.DataFrame(rows)

@@ -12,7 +12,9 @@ V10_i = (Tz_i - Tx_i) / n and V01_j = 1 - (Tz_j - Ty_j) / m, with Tz the midrank
 midranks among the positives, among the negatives.
 
 Several seeds of a model: its AUC is the seeds' mean, a linear function of the components, so its components are
-the seeds' mean components. The interval then covers patient sampling only (the seeds held fixed).
+the seeds' mean components; that variance covers patient sampling with the seeds held fixed. The variation between
+training seeds is added to it: s²_a / S_a + s²_b / S_b (each model's sample variance of its seeds' AUCs over its
+number of seeds; the two models' trainings are independent), so the interval covers patients and seeds.
 
 The difference is undefined (NaN) where either class has fewer than two patients: a variance from one patient does
 not exist, so an observation carried by one positive patient never gets a p-value from this test.
@@ -34,33 +36,48 @@ def midranks(x: np.ndarray) -> np.ndarray:
 
 def structural_components(scores: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
     """(AUC, V10 per positive, V01 per negative) of one model's scores (n,), or the seeds' mean of (S, n)."""
+    auc, v10, v01, _ = _components(scores, labels)
+    return auc, v10, v01
+
+
+def _components(scores: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`structural_components` and the AUC of each seed (S,)."""
     scores = np.atleast_2d(np.asarray(scores, dtype=np.float64))
     positive = np.asarray(labels).astype(bool)
     m, n = int(positive.sum()), int((~positive).sum())
     v10 = np.zeros(m)
     v01 = np.zeros(n)
-    for s in scores:
+    per_seed = np.empty(len(scores))
+    for k, s in enumerate(scores):
         x, y = s[positive], s[~positive]
         tz = midranks(np.r_[x, y])
-        v10 += (tz[:m] - midranks(x)) / n
+        seed_v10 = (tz[:m] - midranks(x)) / n
+        v10 += seed_v10
         v01 += 1.0 - (tz[m:] - midranks(y)) / m
+        per_seed[k] = seed_v10.mean()
     v10 /= len(scores)
     v01 /= len(scores)
-    return float(v10.mean()), v10, v01
+    return float(v10.mean()), v10, v01, per_seed
+
+
+def seeds_variance(per_seed: np.ndarray) -> float:
+    """The variance of a mean of S independent trainings' AUCs: s² / S (0 with one seed)."""
+    return float(np.var(per_seed, ddof=1) / len(per_seed)) if len(per_seed) > 1 else 0.0
 
 
 def delong_difference(scores_a: np.ndarray, scores_b: np.ndarray, labels: np.ndarray, level: float = 0.95) -> dict:
     """AUC(b) - AUC(a) on the same patients: the AUCs, Δ, its standard error, the normal-theory CI and the
-    two-sided p-value of DeLong's test. Scores are (n,) or (S, n) for S seeds; NaN where either class has fewer
-    than two patients."""
+    two-sided p-value of DeLong's test. Scores are (n,) or (S, n) for S seeds (the seeds' variance added); NaN
+    where either class has fewer than two patients."""
     labels = np.asarray(labels).astype(bool)
     m, n = int(labels.sum()), int((~labels).sum())
     if m < 2 or n < 2:
         return {"auc_a": math.nan, "auc_b": math.nan, "delta": math.nan, "se": math.nan, "low": math.nan,
                 "high": math.nan, "p": math.nan}  # fmt: skip
-    auc_a, v10_a, v01_a = structural_components(scores_a, labels)
-    auc_b, v10_b, v01_b = structural_components(scores_b, labels)
+    auc_a, v10_a, v01_a, seeds_a = _components(scores_a, labels)
+    auc_b, v10_b, v01_b, seeds_b = _components(scores_b, labels)
     variance = np.var(v10_b - v10_a, ddof=1) / m + np.var(v01_b - v01_a, ddof=1) / n
+    variance += seeds_variance(seeds_a) + seeds_variance(seeds_b)
     delta = auc_b - auc_a
     se = math.sqrt(max(float(variance), 0.0))
     z_level = NormalDist().inv_cdf(0.5 + level / 2)

@@ -5,6 +5,7 @@ The AUC itself is defined in :mod:`chexpertnet.evaluate.auc` (which training als
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable
 
@@ -68,6 +69,25 @@ def bootstrap_auc(scores: np.ndarray, labels: np.ndarray, counts: np.ndarray) ->
     return np.stack([weighted_auc(scores[:, j], labels[:, j], counts) for j in range(scores.shape[1])], axis=1)
 
 
+def seed_normals(resamples: int, seeds: int, seed: int, stream: int = 0) -> np.ndarray:
+    """(resamples, seeds) standard normals for :func:`seed_noise`, seeded apart from the patient resampling (so
+    one seed's intervals are exactly the patient bootstrap's); ``stream`` keeps independent trainings apart."""
+    return np.random.default_rng([seed, 1_000_003, stream]).standard_normal((resamples, seeds))
+
+
+def seed_noise(per_seed: np.ndarray, normals: np.ndarray) -> np.ndarray:
+    """The variation between training seeds, added to a patient bootstrap of their mean: (S, K) values per seed ->
+    (B, K) draws with mean 0 and variance s²/S per column (s² the seeds' sample variance: the variance of a mean
+    of S independent trainings), correlated between columns as the seeds' deviations are (so a mean of columns
+    gets the seeds' variance of that mean). Zero with one seed, or when the seeds agree."""
+    per_seed = np.asarray(per_seed, dtype=np.float64)
+    s = len(per_seed)
+    if s < 2:
+        return np.zeros((len(normals), per_seed.shape[1]))
+    deviations = np.nan_to_num(per_seed - per_seed.mean(axis=0))  # undefined columns stay NaN elsewhere
+    return normals[:, :s] @ deviations / math.sqrt(s * (s - 1))
+
+
 def percentile_ci(samples: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
     """Percentile interval per column, ignoring NaN resamples (an all-NaN column gives NaN)."""
     tail = (1 - level) / 2 * 100
@@ -87,11 +107,13 @@ def _mean_defined_columns(values: np.ndarray, defined: np.ndarray) -> np.ndarray
 
 def paired_bootstrap(
     scores_a: np.ndarray, scores_b: np.ndarray, labels: np.ndarray, counts: np.ndarray, level: float = 0.95,
-    means: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+    means: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None, seed_seed: int | None = 0,
 ) -> dict:  # fmt: skip
     """ΔAUC = AUC(b) - AUC(a) per observation and of summary means, on the same resampled patients for both.
 
-    Scores are (n, J) for one model or (S, n, J) for S seeds, whose AUCs are averaged (per resample too).
+    Scores are (n, J) for one model or (S, n, J) for S seeds, whose AUCs are averaged (per resample too). With
+    several seeds, each resample also draws the variation between seeds (:func:`seed_noise`, seeded by
+    ``seed_seed``; None: patient sampling only), so the interval and p cover patients and training seeds.
     ``means(values (..., J), defined (J,)) -> (..., M)`` gives the summary columns (default: the mean over the
     observations defined for both). Returns the seed-averaged AUCs of a and b, the point estimates of Δ, the
     percentile CI and the two-sided bootstrap p-value p = min(1, 2 * min(P(Δ* <= 0), P(Δ* >= 0))), each of length J + M.
@@ -104,8 +126,12 @@ def paired_bootstrap(
     boot_a = np.mean([bootstrap_auc(s, labels, counts) for s in a], axis=0)
     boot_b = np.mean([bootstrap_auc(s, labels, counts) for s in b], axis=0)
     samples = np.column_stack([boot_b - boot_a, means(boot_b, defined) - means(boot_a, defined)])
-    point_a = np.r_[auc_a.mean(axis=0), means(auc_a, defined).mean(axis=0)]
-    point_b = np.r_[auc_b.mean(axis=0), means(auc_b, defined).mean(axis=0)]
+    seeds_a = np.column_stack([auc_a, means(auc_a, defined)])  # (S, J + M) per seed
+    seeds_b = np.column_stack([auc_b, means(auc_b, defined)])
+    if seed_seed is not None:  # the two experiments' trainings are independent: their seeds' variances add
+        samples += seed_noise(seeds_b, seed_normals(len(counts), len(b), seed_seed, 2)) - seed_noise(
+            seeds_a, seed_normals(len(counts), len(a), seed_seed, 1))  # fmt: skip
+    point_a, point_b = seeds_a.mean(axis=0), seeds_b.mean(axis=0)
     point = point_b - point_a
     low, high = percentile_ci(samples, level)
     valid = ~np.isnan(samples)

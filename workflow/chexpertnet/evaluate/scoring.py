@@ -19,6 +19,8 @@ from chexpertnet.evaluate.metrics import (
     paired_bootstrap,
     per_observation_auc,
     percentile_ci,
+    seed_noise,
+    seed_normals,
 )
 from chexpertnet.observations import ABBREVIATIONS, COMPETITION_TASKS, OBSERVATIONS
 
@@ -105,7 +107,8 @@ def experiment_table(runs: PatientScores, resamples: int = 2000, seed: int = 0, 
     averages).
 
     ``auc`` is the mean over seeds, ``sd`` its standard deviation over seeds (NaN with one seed), and the CI is the
-    patient bootstrap of the seed-averaged AUC (the same resampled patients for every seed). No CI for an
+    patient bootstrap of the seed-averaged AUC (the same resampled patients for every seed) plus, with several
+    seeds, the variation between seeds (:func:`~chexpertnet.evaluate.metrics.seed_noise`). No CI for an
     observation with fewer than ``min_positives`` positive or negative patients (``unstable``) nor for the mean
     over every defined observation (the paper's mean, a point estimate beside the CI'd mean over a fixed set).
     """
@@ -117,7 +120,9 @@ def experiment_table(runs: PatientScores, resamples: int = 2000, seed: int = 0, 
     per_seed_all = np.concatenate([per_seed, _means_over(per_seed, sets)], axis=1)  # (S, 17)
     counts = bootstrap_counts(len(labels), resamples, seed)
     samples = np.mean([bootstrap_auc(s, labels, counts) for s in runs.scores], axis=0)  # (B, 14)
-    low, high = percentile_ci(np.concatenate([samples, _means_over(samples, sets)], axis=1), level)
+    samples = np.concatenate([samples, _means_over(samples, sets)], axis=1)
+    samples += seed_noise(per_seed_all, seed_normals(resamples, len(per_seed), seed))  # 0 with one seed
+    low, high = percentile_ci(samples, level)
     point = per_seed_all.mean(axis=0)
     sd = per_seed_all.std(axis=0, ddof=1) if len(per_seed) > 1 else np.full(point.shape, np.nan)
     positives = labels.sum(axis=0).astype(int)
@@ -153,7 +158,8 @@ def compare(
     min_positives: int = MIN_POSITIVES,
 ) -> pd.DataFrame:
     """Paired bootstrap of ``other`` against ``baseline`` on the patients both scored (the same resampled patients
-    for both; seed-averaged AUCs where there are several seeds): per observation and for the two means, the AUCs,
+    for both; seed-averaged AUCs where there are several seeds, and the variation between seeds drawn into every
+    resample, so that the CI and p cover patients and seeds): per observation and for the means, the AUCs,
     ΔAUC, its CI, the two-sided p-value, and the Holm-adjusted p-value over the estimable observations (NaN for the
     means, which are not part of the family); beside them, per observation, DeLong's test of the same Δ
     (``delong_low``, ``delong_high``, ``p_delong``; NaN for the means). An observation with fewer than
@@ -169,7 +175,8 @@ def compare(
     counts = bootstrap_counts(len(common), resamples, seed)
     enough = estimable(a.labels, min_positives)
     result = paired_bootstrap(a.scores, b.scores, a.labels, counts, level,
-                              means=lambda values, defined: _means_over(values, mean_sets(defined, enough)))
+                              means=lambda values, defined: _means_over(values, mean_sets(defined, enough)),
+                              seed_seed=seed)  # fmt: skip
     no_test = np.r_[~enough, False, False, True]
     for key in ("low", "high", "p"):
         result[key][no_test] = np.nan

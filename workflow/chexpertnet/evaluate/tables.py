@@ -85,6 +85,18 @@ def detail_rows(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def covers(seeds: int) -> str:
+    """What an interval covers, for experiments with ``seeds`` training seeds (the most of any compared)."""
+    if seeds > 1:
+        return ("the interval covers patient sampling and the variation between training seeds (each resample adds "
+                "a draw of the seeds' variance of their mean, s²/S)")  # fmt: skip
+    return "the interval covers patient sampling only (one training seed: the variation between trainings is not in it)"
+
+
+def _seeds(tables: Mapping[str, pd.DataFrame]) -> int:
+    return max((int(t["seeds"].iloc[0]) for t in tables.values()), default=1)
+
+
 def experiment_notes(table: pd.DataFrame, resamples: int, aggregate: str,
                      min_positives: int = MIN_POSITIVES) -> str:  # fmt: skip
     seeds = int(table["seeds"].iloc[0])
@@ -95,7 +107,7 @@ def experiment_notes(table: pd.DataFrame, resamples: int, aggregate: str,
     counts = table.set_index("abbreviation")["positives"]
     text = (
         f"Patient-level ROC-AUC (patient score = {aggregate} of its images' P(positive)); {spread}; 95% CI from "
-        f"{resamples} patient bootstrap resamples (patient sampling). {UNSTABLE_MARK}: fewer than {min_positives} "
+        f"{resamples} patient bootstrap resamples: {covers(seeds)}. {UNSTABLE_MARK}: fewer than {min_positives} "
         "positive or negative patients: the AUC is a point estimate, with no CI, and stays out of the CI'd means"
         f"{' (' + ', '.join(few) + ')' if few else ''}. mean: over the {counts['mean']} observations with enough "
         f"patients, the same observations in every resample; mean5: over those of CheXpert's five competition tasks "
@@ -187,23 +199,25 @@ def delong_grid(comparisons: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     return _grid(comparisons, _delong_cell, len(OBSERVATIONS))
 
 
-DELONG_NOTES = (
-    "DeLong's test (DeLong et al. 1988; the fast algorithm of Sun & Xu 2014) of the same Δ per observation: the "
-    "variance of the paired AUC difference from the patients' structural components (seed-averaged where there are "
-    "several seeds: patient sampling only), two-sided p, unadjusted; bold: p < 0.05. n/a where the observation has "
-    "too few positive or negative patients (as in the grid above). comparison.csv has its 95% CI (delong_low, "
-    "delong_high)."
-)
+def delong_notes(seeds: int) -> str:
+    part = ("patient sampling, plus the variance between training seeds, s²/S per experiment" if seeds > 1 else
+            "patient sampling only (one training seed)")  # fmt: skip
+    return (
+        "DeLong's test (DeLong et al. 1988; the fast algorithm of Sun & Xu 2014) of the same Δ per observation: the "
+        f"variance of the paired AUC difference from the patients' structural components ({part}), two-sided p, "
+        "unadjusted; bold: p < 0.05. n/a where the observation has too few positive or negative patients (as in the "
+        "grid above). comparison.csv has its 95% CI (delong_low, delong_high)."
+    )
 
 
 def comparison_notes(baseline: str, resamples: int, comparisons: Mapping[str, pd.DataFrame],
-                     on: str = "", min_positives: int = MIN_POSITIVES) -> str:  # fmt: skip
+                     on: str = "", min_positives: int = MIN_POSITIVES, seeds: int = 1) -> str:  # fmt: skip
     patients = ", ".join(f"{n} {int(c['patients'].iloc[0])}" for n, c in comparisons.items())
     first = next(iter(comparisons.values())).set_index("abbreviation")
     few = [a for a in ABBREVIATIONS if not _isnan(first.loc[a, "delta"]) and _isnan(first.loc[a, "p"])]
     return (
         f"Δ = experiment − {baseline}, by a paired patient bootstrap ({resamples} resamples; the same resampled "
-        f"patients for both; patients scored by both: {patients}); the interval covers patient sampling. mean and "
+        f"patients for both; patients scored by both: {patients}); {covers(seeds)}. mean and "
         "the summary's mean AUC: over the observations with enough patients, the same in every resample; mean_all: "
         "over every defined observation, a point estimate. p: two-sided bootstrap p-value of Δ (for the means, "
         "unadjusted: they are not part of the Holm family). In the grid, bold: the 95% CI of Δ excludes 0; *: "
@@ -220,9 +234,9 @@ def comparison_markdown(baseline, factors, tables, comparisons, resamples, on: s
                                                                                 comparisons))  # fmt: skip
     if comparisons:
         text += "\n## ΔAUC per observation\n\n" + markdown(delta_grid(comparisons))
-        text += "\n" + comparison_notes(baseline, resamples, comparisons, on, min_positives) + "\n"
+        text += "\n" + comparison_notes(baseline, resamples, comparisons, on, min_positives, _seeds(tables)) + "\n"
         text += "\n## DeLong's test per observation (p-value)\n\n" + markdown(delong_grid(comparisons))
-        text += "\n" + DELONG_NOTES + "\n"
+        text += "\n" + delong_notes(_seeds(tables)) + "\n"
     return text
 
 
@@ -231,10 +245,10 @@ def comparison_html(baseline, factors, tables, comparisons, resamples, on: str =
     sections = [("", "", comparison_summary(baseline, factors, tables, comparisons))]
     if comparisons:
         grid = delta_grid(comparisons).replace(r"\*\*(.*?)\*\*", r"\1 (CI excludes 0)", regex=True)
-        notes = comparison_notes(baseline, resamples, comparisons, on, min_positives)
+        notes = comparison_notes(baseline, resamples, comparisons, on, min_positives, _seeds(tables))
         sections.append(("ΔAUC per observation", notes, grid))
         delong = delong_grid(comparisons).replace(r"\*\*(.*?)\*\*", r"\1 (p < 0.05)", regex=True)
-        sections.append(("DeLong's test per observation (p-value)", DELONG_NOTES, delong))
+        sections.append(("DeLong's test per observation (p-value)", delong_notes(_seeds(tables)), delong))
     return html_page(f"Experiments against the baseline{_on(on)}", sections)
 
 
@@ -265,11 +279,14 @@ def paper_vs_ours(paper: Mapping[str, Mapping], tables: Mapping[str, pd.DataFram
                          "abbreviation": abbreviation, "paper": p, "ours": ours[abbreviation], "note": ""})  # fmt: skip
         reported = [a for a in ABBREVIATIONS if values.get(a) is not None]
         computed = float(np.mean([values[a] for a in reported])) if reported else math.nan
-        ours_same = [ours[a] for a in reported if not math.isnan(ours[a])]
+        # over the observations the paper reports; where it reports none, over every one of ours that is defined
+        ours_same = [ours[a] for a in (reported or ABBREVIATIONS) if not math.isnan(ours[a])]
+        note = "" if reported else (f"the paper gives no per-observation values; ours: the mean of our "
+                                    f"{len(ours_same)} defined observations")  # fmt: skip
         rows.append({"experiment": name, "paper_table": entry["table"],
                      "row": f"mean of the paper's {len(reported)} values", "abbreviation": "mean (values)",
                      "paper": computed, "ours": float(np.mean(ours_same)) if ours_same else math.nan,
-                     "note": "" if reported else "the paper gives no per-observation values"})  # fmt: skip
+                     "note": note})  # fmt: skip
         stated = entry.get("stated_mean")
         stated = math.nan if stated is None else float(stated)
         note = f"stated in {entry.get('stated_mean_source', 'the paper')}"
@@ -325,19 +342,33 @@ CLAIM_COLUMNS = {"claim": "claim", "section": "section", "statement": "the paper
                  "compared": "compared", "ours": "our estimate (95% CI)", "verdict": "verdict"}  # fmt: skip
 
 
-def claims_notes(resamples: int) -> str:
-    return (f"Paired patient bootstrap ({resamples} resamples; AUCs averaged over seeds where there are several, also "
-            "inside each resample). Verdict rules per claim are in the CSV's 'rule' column and the README: a "
-            "difference is supported when its 95% CI lies entirely on the claimed side of 0, contradicted when it "
-            "lies entirely on the other side, inconclusive otherwise; 'not run' names the experiment a claim needs.")
+PHANTOM_CLAIMS = (
+    "On the phantom, claims 1, 1b, 4 and 7 test planted effects (findings the frontal view hides; the synthetic "
+    "pretraining). Claim 2 cannot be tested: the phantom hides Lung Lesion, Pleural Effusion, Atelectasis and "
+    "Pneumothorax behind the frontal view alike, so which loses most is not planted. Claims 3, 5 and 6 have no planted "
+    "effect: their verdicts describe the phantom, not the paper."
+)
 
 
-def claims_markdown(frame: pd.DataFrame, resamples: int, on: str = "") -> str:
+def claims_notes(resamples: int, phantom: bool = False) -> str:
+    text = (f"Δ = experiment − baseline in every row, as in the comparison table. Paired patient bootstrap "
+            f"({resamples} resamples; AUCs averaged over seeds where there are several, also inside each resample, "
+            "with the variation between seeds drawn into every resample: the intervals cover patients and seeds; "
+            "with one seed, patient sampling only). Means over the observations with enough positive and negative "
+            "patients, the same in every resample. Each claim's rule, with its three outcomes, is in the CSV's "
+            "'rule' column and the README: a difference is supported when its 95% CI lies entirely on the claimed "
+            "side of 0, contradicted when it lies entirely on the other side, inconclusive when it includes 0; "
+            "'not run' names the experiment a claim needs.")  # fmt: skip
+    return text + (" " + PHANTOM_CLAIMS if phantom else "")
+
+
+def claims_markdown(frame: pd.DataFrame, resamples: int, on: str = "", phantom: bool = False) -> str:
     shown = frame[list(CLAIM_COLUMNS)].rename(columns=CLAIM_COLUMNS)
     title = f"# The paper's claims, each with a verdict{_on(on)}\n\n"
-    return title + markdown(shown) + "\n" + claims_notes(resamples) + "\n"
+    return title + markdown(shown) + "\n" + claims_notes(resamples, phantom) + "\n"
 
 
-def claims_html(frame: pd.DataFrame, resamples: int, on: str = "") -> str:
+def claims_html(frame: pd.DataFrame, resamples: int, on: str = "", phantom: bool = False) -> str:
     shown = frame[list(CLAIM_COLUMNS)].rename(columns=CLAIM_COLUMNS)
-    return html_page(f"The paper's claims, each with a verdict{_on(on)}", [("", claims_notes(resamples), shown)])
+    notes = claims_notes(resamples, phantom)
+    return html_page(f"The paper's claims, each with a verdict{_on(on)}", [("", notes, shown)])

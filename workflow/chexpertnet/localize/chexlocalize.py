@@ -18,59 +18,18 @@ falls inside the mask; 95% CIs by bootstrap over images.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw
 
-from chexpertnet.data.chexpert import DataError
-
-#: CheXlocalize's 10 pathologies and the CheXpert observation each one is (Airspace Opacity is Lung Opacity).
-PATHOLOGIES = {
-    "Enlarged Cardiomediastinum": "Enlarged Cardiomediastinum",
-    "Cardiomegaly": "Cardiomegaly",
-    "Lung Lesion": "Lung Lesion",
-    "Airspace Opacity": "Lung Opacity",
-    "Edema": "Edema",
-    "Consolidation": "Consolidation",
-    "Atelectasis": "Atelectasis",
-    "Pneumothorax": "Pneumothorax",
-    "Pleural Effusion": "Pleural Effusion",
-    "Support Devices": "Support Devices",
-}
-_ID = re.compile(r"^(patient\d+)_(study\d+)_(view\d+_(?:frontal|lateral))$")
-
-
-class LocalizeError(DataError):
-    """A CheXlocalize entry the workflow cannot use; the message names the image id and what to fix."""
-
-
-def observation_of(pathology: str, image_id: str = "") -> str:
-    """The CheXpert observation of a CheXlocalize pathology name; a clear error for a name it does not know."""
-    try:
-        return PATHOLOGIES[pathology]
-    except KeyError:
-        where = f"{image_id}: " if image_id else ""
-        raise LocalizeError(
-            f"{where}unknown pathology {pathology!r}; CheXlocalize's are {', '.join(PATHOLOGIES)}"
-        ) from None
-
-
-def image_path(image_id: str, split: str, folder: str = "CheXpert-v1.0-small") -> str:
-    """``patient64541_study1_view1_frontal`` -> ``<folder>/<split>/patient64541/study1/view1_frontal.jpg``."""
-    m = _ID.match(image_id)
-    if not m:
-        raise LocalizeError(f"{image_id!r} is not a CheXlocalize image id (patientN_studyN_viewN_frontal|lateral)")
-    return f"{folder}/{split}/{m.group(1)}/{m.group(2)}/{m.group(3)}.jpg"
-
-
-def image_id(path: str) -> str:
-    """The inverse of :func:`image_path`: the id of ``.../<split>/patientN/studyN/viewN_x.jpg``."""
-    parts = path.rsplit("/", 3)
-    if len(parts) < 4 or not parts[-1].endswith(".jpg"):
-        raise LocalizeError(f"{path!r} is not a CheXpert image path (.../patientN/studyN/viewN_frontal.jpg)")
-    return "_".join([parts[-3], parts[-2], parts[-1][: -len(".jpg")]])
+from chexpertnet.localize.chexlocalize_ids import (  # noqa: F401  (re-exported: the format's names)
+    PATHOLOGIES,
+    LocalizeError,
+    image_id,
+    image_path,
+    observation_of,
+)
 
 
 def decode_rle(entry: Mapping, image_id: str = "") -> np.ndarray:
@@ -162,12 +121,20 @@ def hit(saliency: np.ndarray, mask: np.ndarray) -> bool:
     return bool(mask[y, x])
 
 
-def bootstrap_ci(values: Sequence[float], resamples: int = 1000, seed: int = 0, level: float = 0.95) -> tuple:
-    """(mean, low, high): the mean of ``values`` and its percentile bootstrap CI over the values (images)."""
+#: An interval over fewer images than this is not given (a bootstrap of one or two images is its own value).
+MIN_IMAGES = 10
+
+
+def bootstrap_ci(values: Sequence[float], resamples: int = 1000, seed: int = 0, level: float = 0.95,
+                 min_values: int = MIN_IMAGES) -> tuple:  # fmt: skip
+    """(mean, low, high): the mean of ``values`` and its percentile bootstrap CI over the values (images); the CI is
+    NaN with fewer than ``min_values`` values (NaN values do not count)."""
     v = np.asarray(values, dtype=np.float64)
     v = v[~np.isnan(v)]
     if not len(v):
         return float("nan"), float("nan"), float("nan")
+    if len(v) < min_values:
+        return float(v.mean()), float("nan"), float("nan")
     rng = np.random.default_rng(seed)
     means = v[rng.integers(0, len(v), size=(resamples, len(v)))].mean(axis=1)
     tail = (1 - level) / 2 * 100

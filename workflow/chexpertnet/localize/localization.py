@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from chexpertnet.localize.chexlocalize import bootstrap_ci
+from chexpertnet.localize.chexlocalize import MIN_IMAGES, bootstrap_ci
 from chexpertnet.markup import html_page, markdown
 from chexpertnet.observations import ABBREVIATIONS, OBSERVATIONS
 
@@ -20,11 +20,20 @@ CHEXLOCALIZE_COLUMNS = ["pathology", "observation", "images", "miou_otsu", "miou
 CHEXLOCALIZE_TITLE = "CheXlocalize's metrics"
 
 
+def interval(value: float, low: float, high: float, images: int, sign: str = "") -> str:
+    """'0.296 [0.210, 0.380]', or with too few images for an interval (MIN_IMAGES) '0.296 (n/a: 3 images)'."""
+    if pd.isna(value):
+        return "n/a"
+    if pd.isna(low) or pd.isna(high):
+        return f"{value:{sign}.3f} (n/a: {images} image{'s' if images != 1 else ''})"
+    return f"{value:{sign}.3f} [{low:{sign}.3f}, {high:{sign}.3f}]"
+
+
 def chexlocalize_cells(table: pd.DataFrame) -> pd.DataFrame:
     """The CheXlocalize table as strings: each metric with its 95% CI."""
 
     def ci(row, name: str) -> str:
-        return f"{row[name]:.3f} [{row[name + '_low']:.3f}, {row[name + '_high']:.3f}]"
+        return interval(row[name], row[name + "_low"], row[name + "_high"], int(row["images"]))
 
     return pd.DataFrame({
         "pathology": table["pathology"], "TP images": table["images"].astype(int).astype(str),
@@ -44,7 +53,8 @@ def chexlocalize_legend(crop: int) -> str:
         "by Otsu's threshold, or by the per-pathology threshold (0.05 to 0.95) that maximizes the pathology's mIoU "
         "on these same images (tuned and reported on the same images, so an optimistic figure; CheXlocalize tunes "
         "on its validation set and reports on its test set). Hit rate: the map's maximum lies inside the mask. "
-        "95% CIs: percentile bootstrap over images, 1,000 resamples; 'all' pools the images of every pathology."
+        f"95% CIs: percentile bootstrap over images, 1,000 resamples (n/a with fewer than {MIN_IMAGES} images); 'all' "
+        "pools the images of every pathology."
     )
 
 
@@ -96,7 +106,7 @@ def _cells(table: pd.DataFrame, tolerance: float) -> pd.DataFrame:
     cells = table.copy()
     for c in ("hit_rate", "tolerant_hit_rate", "ceiling", "chance", "pixel_share", "mean_iou"):
         cells[c] = cells[c].map(lambda v: "n/a" if pd.isna(v) else f"{v:.3f}")
-    cells["over_chance"] = [f"{r.over_chance:+.3f} [{r.over_chance_low:+.3f}, {r.over_chance_high:+.3f}]"
+    cells["over_chance"] = [interval(r.over_chance, r.over_chance_low, r.over_chance_high, r.images, "+")
                             for r in table.itertuples()]  # fmt: skip
     cells = cells.drop(columns=["over_chance_low", "over_chance_high"])
     cells.columns = ["observation", "", "TP images", "pointing hit", f"hit within {tolerance:g} px", "ceiling",
@@ -113,7 +123,8 @@ def legend(crop: int, feature: tuple[int, int], threshold: float) -> str:
         f"map's cells whose centre lies in the box, what a pointer that ignores the image (a random cell) scores "
         f"under the same rule; pixel share: the box's share of the image, for reference (a map this coarse cannot "
         f"point anywhere); hit − chance: the pointing game's margin over chance (cells), with a percentile "
-        f"bootstrap 95% CI over images ({RESAMPLES:,} resamples), clearly above chance where the CI is above 0. "
+        f"bootstrap 95% CI over images ({RESAMPLES:,} resamples; n/a with fewer than {MIN_IMAGES} images), clearly "
+        f"above chance where the CI is above 0. "
         f"IoU: the upsampled CAM above {threshold:g} of its range against the box."
     )
 

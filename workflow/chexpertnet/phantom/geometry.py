@@ -59,11 +59,12 @@ def frontal_geometry(a: Anatomy, inspiration: float) -> FrontalGeometry:
     return FrontalGeometry(lungs, domes, hila)
 
 
-def dome_lift(findings: Mapping[str, Finding]) -> dict[int, float]:
-    """How far atelectasis lifts each hemidiaphragm (frame units of v), per side."""
+def dome_lift(findings: Mapping[str, Finding], frontal: bool = True) -> dict[int, float]:
+    """How far atelectasis lifts each hemidiaphragm (frame units of v), per side; a retrocardiac collapse (variant 1)
+    lifts nothing on the frontal view, where the heart hides it."""
     lift = {-1: 0.0, 1: 0.0}
-    if "Atelectasis" in findings:
-        f = findings["Atelectasis"]
+    f = findings.get("Atelectasis")
+    if f is not None and not (frontal and f.variant == 1):
         lift[f.side] = 0.015 + 0.035 * f.severity
     return lift
 

@@ -72,7 +72,7 @@ def render_lateral(
     density[tsl] += 0.1 * sternum * soft((0.6 - tv) * (cv.vy / 3.0))
 
     # Lung field (both lungs superimposed), in its window.
-    lift = 0.5 * dome_lift(findings)[-1] + 0.5 * dome_lift(findings)[1]
+    lift = 0.5 * dome_lift(findings, frontal=False)[-1] + 0.5 * dome_lift(findings, frontal=False)[1]
     cu, cvv, au, av = geo.lung
     lsl = cv.window(cu - au, cu + au, cvv - av, geo.dome + 0.12, margin=4)
     lu, lv = u[lsl], v[lsl]

@@ -1,5 +1,6 @@
 """The phantom's ground truth as CheXlocalize writes it: ``gt_segmentations_val.json``, so the default run scores its
-CAMs through the same reader and metrics as the real CheXlocalize files (chexpertnet.localize.chexlocalize).
+CAMs through the same reader and metrics as the real CheXlocalize files (chexpertnet.localize.chexlocalize; the
+names and ids from chexlocalize_ids, so the phantom does not go stale when a metric changes).
 
 Every validation image gets all 10 CheXlocalize pathologies (empty masks included), each a COCO compressed RLE of a
 Fortran-ordered uint8 mask (pycocotools ``mask.encode``, as CheXlocalize encodes), in a "full resolution" that is
@@ -15,7 +16,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from chexpertnet.localize.chexlocalize import PATHOLOGIES, image_id
+from chexpertnet.localize.chexlocalize_ids import PATHOLOGIES, image_id
 
 FILE = "gt_segmentations_val.json"
 FULL_RESOLUTION = 2

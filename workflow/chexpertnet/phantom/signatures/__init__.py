@@ -14,7 +14,9 @@ finding                    frontal                                      lateral
 Cardiomegaly               frontal.py, heart (heart.py)                 lateral.py, heart (heart.py)
 Enlarged Cardiomediastinum frontal.py, mediastinum (heart.py)           registry (heart.py)
 Atelectasis                frontal.py lifts the dome; registry band     lateral.py lifts the dome; registry band
+                           (retrocardiac, variant 1: hidden)            (retrocardiac: a denser wedge)
 Pneumothorax               frontal.py, with the vessels (pleura.py)     registry (pleura.py)
+                           (anterior, variant 1: hidden)
 Fracture                   frontal.py, with the ribs (fracture.py)      registry: hidden (fracture.py)
 everything else            registry                                     registry
 ========================== ============================================ ========================================

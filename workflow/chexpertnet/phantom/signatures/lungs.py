@@ -145,7 +145,11 @@ def edema_lateral(sc: Scene, f: Finding) -> None:
 
 
 def atelectasis_frontal(sc: Scene, f: Finding) -> None:
-    """A plate-like band above the (lifted) hemidiaphragm; the lift itself is painted with the lungs."""
+    """A plate-like band above the (lifted) hemidiaphragm; the lift itself is painted with the lungs. A retrocardiac
+    collapse (variant 1) is hidden by the heart on the frontal view."""
+    if f.variant == 1:
+        sc.hidden("Atelectasis")
+        return
     cv, geo = sc.cv, sc.geo
     au = geo.lungs[f.side][2]
     pu, pv = geo.point(f.side, f.lateral, f.vertical)
@@ -164,14 +168,16 @@ def atelectasis_frontal(sc: Scene, f: Finding) -> None:
 
 
 def atelectasis_lateral(sc: Scene, f: Finding) -> None:
+    """A band above the diaphragm; a retrocardiac collapse (variant 1) is a denser wedge over the lower spine."""
     pu, pv = sc.geo.point(f.depth, f.vertical)
     pv = min(pv, sc.geo.dome - 0.04)
     pts = [(pu - 0.12, pv - 0.03), (pu + 0.12, pv + 0.03)]
+    retro = f.variant == 1
     sc.cv.polyline(
         sc.layer("Atelectasis"),
         pts,
-        width=1.8 + 2.0 * f.severity,
-        amp=0.2 + 0.25 * f.severity,
+        width=(4.0 if retro else 1.8) + (3.0 if retro else 2.0) * f.severity,
+        amp=(0.35 if retro else 0.2) + (0.3 if retro else 0.25) * f.severity,
         clip=np.clip(sc.air * 1.6, 0.0, 1.0),
     )
     sc.done("Atelectasis")

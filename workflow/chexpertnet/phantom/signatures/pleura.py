@@ -10,7 +10,11 @@ from chexpertnet.phantom.geometry import dome_lift
 
 
 def pneumothorax_frontal(sc: Scene, f: Finding, vessels: np.ndarray) -> None:
-    """Air between the chest wall and the collapsed lung at the apex/lateral edge: dark, no markings, pleural line."""
+    """Air between the chest wall and the collapsed lung at the apex/lateral edge: dark, no markings, pleural line.
+    An anterior pneumothorax (variant 1) lies in front of the lung: no edge to see on the frontal view."""
+    if f.variant == 1:
+        sc.hidden("Pneumothorax")
+        return
     cv, geo = sc.cv, sc.geo
     cu, cvv, au, av = geo.lungs[f.side]
     k = 0.15 + 0.3 * f.severity  # how far the lung edge falls away
