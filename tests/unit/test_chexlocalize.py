@@ -62,44 +62,54 @@ def test_a_mask_of_another_size_is_an_error_naming_the_id():
     assert L.map_to_image(same, SMALL) is not same and L.map_to_image(same, SMALL).all()
 
 
-def brute_force_otsu(values: np.ndarray) -> float:
-    """Otsu by enumeration: the threshold t (among the values) that maximizes w0 w1 (mu0 - mu1)^2 for v < t."""
-    best, best_t = -1.0, None
-    for t in np.unique(values)[1:]:
-        low, high = values[values < t], values[values >= t]
-        score = len(low) * len(high) * (low.mean() - high.mean()) ** 2
-        if score > best:
-            best, best_t = score, t
-    return best_t
-
-
-def test_otsu_splits_as_brute_force_does():
-    rng = np.random.default_rng(0)
-    values = np.clip(np.r_[rng.normal(0.25, 0.05, 3000), rng.normal(0.7, 0.08, 1000)], 0, 1)
-    t = L.otsu_threshold(values)
-    brute = brute_force_otsu(np.round(values * 255) / 255)
-    assert np.array_equal(values >= t, values >= brute) or abs(t - brute) <= 2 / 255
-    assert 0.35 < t < 0.6
-    saliency = np.zeros((10, 10))
-    saliency[2:5, 3:7] = 5.0
-    assert np.array_equal(L.binarize(saliency), saliency > 0)
-
-
-def test_iou_hit_and_bootstrap_by_hand():
+def test_segmentation_iou_and_hit_by_hand():
     a = np.zeros((4, 4), bool)
     b = np.zeros((4, 4), bool)
     a[0:2, 0:2] = True  # 4 pixels
     b[1:3, 1:3] = True  # 4 pixels, 1 shared
     assert L.iou(a, b) == pytest.approx(1 / 7)
-    assert np.isnan(L.iou(np.zeros((2, 2), bool), np.zeros((2, 2), bool)))
-    saliency = np.zeros((4, 4))
-    saliency[2, 2] = 1.0
-    assert L.hit(saliency, b) and not L.hit(saliency, a)
-    mean, low, high = L.bootstrap_ci([0.0, 1.0, 1.0, 1.0] * 3, resamples=2000, seed=0)
-    assert mean == 0.75 and 0.0 <= low < 0.75 < high <= 1.0
-    assert L.bootstrap_ci([0.5] * 10) == (0.5, 0.5, 0.5)
-    mean, low, high = L.bootstrap_ci([0.0, 1.0, 1.0, 1.0])  # 4 images: a point estimate, no interval
-    assert mean == 0.75 and np.isnan(low) and np.isnan(high)
+    assert np.isnan(L.iou(a, np.zeros((4, 4), bool))) and np.isnan(L.iou(np.zeros((4, 4), bool), b))  # TP slice only
+    full = np.zeros((4, 4), np.float32)
+    full[2, 2] = 1.0
+    assert L.hit(full, b) == 1.0 and L.hit(full, a) == 0.0 and np.isnan(L.hit(full, np.zeros((4, 4), bool)))
+    # a two-level map: Otsu keeps the high level; a threshold keeps what is strictly above it
+    two = np.zeros((6, 6), np.float32)
+    two[1:4, 2:5] = 3.0
+    assert np.array_equal(L.segment(two), two > 0)
+    assert np.array_equal(L.segment(two, 0.5), two > 0) and not L.segment(two, 1.0).any()
+    assert not L.segment(np.full((5, 5), 2.0)).any()  # a constant map has no salient region
+    # a ring: the filled contour closes its hole (CheXlocalize fills contours; a plain threshold would not)
+    yy, xx = np.mgrid[0:21, 0:21]
+    rim = (np.abs(np.hypot(yy - 10, xx - 10) - 6) < 1.5).astype(np.float32)
+    seg = L.segment(rim)
+    assert seg[10, 10] and not rim[10, 10] and seg.sum() > rim.sum()
+    # saliency: the CAM as it is, or its positive part (Grad-CAM's)
+    cam = np.array([[-2.0, 1.0], [0.5, -0.1]])
+    assert np.array_equal(L.saliency(cam, "cam"), cam.astype(np.float32))
+    assert np.array_equal(L.saliency(cam, "gradcam"), np.array([[0, 1.0], [0.5, 0]], np.float32))
+    with pytest.raises(ValueError, match="not one of"):
+        L.saliency(cam, "smoothgrad")
+
+
+def test_upsampling_is_torch_bilinear_without_corner_alignment():
+    m = np.array([[0.0, 1.0], [2.0, 3.0]], np.float32)
+    up = L.full_resolution(m, (4, 4))
+    # align_corners=False: output pixel centres map to input coordinates (i + 0.5) / 2 - 0.5, clamped at the edges
+    assert up[0, 0] == pytest.approx(0.0) and up[0, 1] == pytest.approx(0.25) and up[3, 3] == pytest.approx(3.0)
+    # (1, 1) reads (0.25, 0.25): 0.75 * 0.75 * 0 + 0.75 * 0.25 * 1 + 0.25 * 0.75 * 2 + 0.25 * 0.25 * 3
+    assert up[1, 1] == pytest.approx(0.75)
+    assert up.shape == (4, 4) and up.dtype == np.float32
+
+
+def test_the_bootstrap_draws_as_eval_py_does():
+    np.random.seed(0)
+    loop = np.stack([np.random.choice(7, size=7, replace=True) for _ in range(1000)])
+    assert np.array_equal(L.bootstrap_indices(7), loop)
+    values = np.array([0.1, np.nan, 0.5, 0.2, 0.9, np.nan, 0.4])
+    mean, low, high = L.bootstrap_ci(values, loop)
+    replicate = np.array([np.nanmean(values[i]) if not np.isnan(values[i]).all() else np.nan for i in loop])
+    ordered = np.sort(replicate)
+    assert mean == pytest.approx(np.nanmean(values)) and (low, high) == (ordered[24], ordered[974])
 
 
 # --- chexpertnet truth: a CheXlocalize file as the workflow's truth table ---------------------------------------------
@@ -165,45 +175,49 @@ def test_truth_rejects_bad_entries_naming_the_id_and_leaves_nothing(dataset, tmp
 
 
 def test_score_map_by_hand():
-    # a 4x4 map whose top-left 2x2 block is high; the true mask is the top row
+    # a 4x4 map whose top-left 2x2 block is high; the true mask is the top row, at the map's own resolution
     saliency = np.array([[9, 8, 1, 0], [7, 9, 0, 1], [0, 1, 0, 0], [1, 0, 0, 0]], dtype=float)
     mask = np.zeros((4, 4), bool)
     mask[0] = True
     scored = L.score_map(saliency, mask)
     # Otsu keeps the four high cells (values 7-9 against 0-1): 2 of them in the mask, union 4 + 2 = 6
-    assert scored["iou_otsu"] == pytest.approx(2 / 6)
-    assert scored["hit"] is True  # the first maximum (9) is at (0, 0)
+    assert scored["iou_otsu"] == pytest.approx(2 / 6) and scored["positive"]
+    assert scored["hit"] == 1.0  # the first maximum (9) is at (0, 0)
     at = dict(zip(L.THRESHOLDS, scored["iou_by_threshold"], strict=True))
-    # normalized: 9 -> 1, 8 -> 8/9, 7 -> 7/9, 1 -> 1/9; above 0.85: (0,0), (0,1), (1,1): 2 in the mask of 4 + 1
-    assert at[0.85] == pytest.approx(2 / 5)
-    # above 0.1: the eight non-zero cells, 3 of them in the top row; union 8 + the top row's zero cell
-    assert at[0.1] == pytest.approx(3 / 9)
-    with pytest.raises(ValueError, match="differ in shape"):
-        L.score_map(saliency, mask[:2])
+    # normalized: 9 -> 1, 8 -> 8/9, 7 -> 7/9, 1 -> 1/9; above 0.8: (0,0), (0,1), (1,1): 2 in the mask, union 4 + 1
+    assert at[0.8] == pytest.approx(2 / 5)
+    # above 0.2: the four high cells, as Otsu
+    assert at[0.2] == pytest.approx(2 / 6)
+    assert list(L.THRESHOLDS) == [0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]  # np.arange(0.2, .8, .1), as the benchmark
 
 
-def test_summaries_tune_one_threshold_per_pathology_and_pool_all_images():
-    grid = np.array([0.2, 0.5, 0.8])
+def test_summaries_tune_one_threshold_per_pathology_with_no_pooled_row():
+    grid = L.THRESHOLDS
+    ids = [f"patient{k}_study1_view1_frontal" for k in range(4)]
+
+    def record(image_id, pathology, otsu, hit, by):
+        return {"image_id": image_id, "pathology": pathology, "iou_otsu": otsu, "hit": hit, "positive": True,
+                "iou_by_threshold": np.array(by)}  # fmt: skip
+
     records = [
-        {"pathology": "Edema", "iou_otsu": 0.2, "hit": True, "iou_by_threshold": np.array([0.1, 0.4, 0.3])},
-        {"pathology": "Edema", "iou_otsu": 0.4, "hit": False, "iou_by_threshold": np.array([0.2, 0.2, 0.5])},
-        {"pathology": "Cardiomegaly", "iou_otsu": 0.6, "hit": True, "iou_by_threshold": np.array([0.9, 0.1, 0.0])},
+        *(record(ids[k], "Edema", 0.2, 1.0, [0.1, 0.4, 0.3, 0.3, 0.3, 0.3, 0.3]) for k in (0, 2)),
+        *(record(ids[k], "Edema", 0.4, 0.0, [0.2, 0.2, 0.5, 0.3, 0.3, 0.3, 0.3]) for k in (1, 3)),
+        record(ids[2], "Cardiomegaly", 0.6, 1.0, [0.9, 0.1, 0.0, 0.0, 0.0, 0.0, 0.0]),
     ]
-    rows = {r["pathology"]: r for r in L.summarize_scores(records, resamples=200, seed=0, thresholds=grid)}
-    assert list(rows) == ["Cardiomegaly", "Edema", "all"]  # CheXlocalize's order, then all
+    tuned = L.tune_thresholds(records, grid)
+    assert tuned == {"Cardiomegaly": 0.2, "Edema": 0.4}  # mean IoU 0.15, 0.30, 0.40, 0.30 ... -> 0.4
+    rows = {r["pathology"]: r for r in L.summarize_scores(records, ids, tuned, grid=grid)}
+    assert list(rows) == ["Cardiomegaly", "Edema"]  # CheXlocalize's order; no pooled row
     edema = rows["Edema"]
-    # mean IoU by threshold: 0.15, 0.30, 0.40 -> 0.8 is tuned
-    assert edema["threshold_tuned"] == 0.8 and edema["miou_tuned"] == pytest.approx(0.4)
-    assert edema["miou_otsu"] == pytest.approx(0.3) and edema["hit_rate"] == 0.5 and edema["images"] == 2
-    assert np.isnan(edema["miou_otsu_low"]) and np.isnan(edema["miou_otsu_high"])  # 2 images: no interval
-    wide = {r["pathology"]: r for r in L.summarize_scores(records * 5, resamples=200, seed=0, thresholds=grid)}
-    assert 0.2 <= wide["Edema"]["miou_otsu_low"] < 0.3 < wide["Edema"]["miou_otsu_high"] <= 0.4
-    assert rows["Cardiomegaly"]["threshold_tuned"] == 0.2 and rows["Cardiomegaly"]["miou_tuned"] == pytest.approx(0.9)
-    everything = rows["all"]
-    assert everything["images"] == 3 and everything["hit_rate"] == pytest.approx(2 / 3)
-    # pooled tuned IoUs are each image's IoU at its own pathology's threshold: 0.3, 0.5, 0.9
-    assert everything["miou_tuned"] == pytest.approx((0.3 + 0.5 + 0.9) / 3)
-    assert L.summarize_scores([]) == []
+    assert edema["threshold_tuned"] == 0.4 and edema["miou_tuned"] == pytest.approx(0.4)
+    assert edema["miou_otsu"] == pytest.approx(0.3) and edema["hit_rate"] == 0.5 and edema["images"] == 4
+    assert 0.2 <= edema["miou_otsu_low"] < 0.3 < edema["miou_otsu_high"] <= 0.4
+    # Cardiomegaly has a map of one of the truth's 4 images: the others are NaN rows, as eval.py's missing maps;
+    # a replicate without that image is NaN and sorts last (pandas), so the upper end is NaN here, as there
+    cardio = rows["Cardiomegaly"]
+    assert cardio["miou_otsu"] == pytest.approx(0.6) and np.isnan(cardio["miou_otsu_high"])
+    assert rows["Cardiomegaly"]["miou_tuned"] == pytest.approx(0.9)
+    assert L.summarize_scores([], ids, {}) == []
 
 
 def test_the_phantoms_truth_is_chexlocalize_rle_at_twice_the_image_size():

@@ -24,7 +24,7 @@ EXPECTED = {
               "weights", "predict"},
     "evaluate": {"auc", "delong", "metrics", "scoring", "predictions", "tables", "claims", "epochs", "figures",
                  "versions", "versions_report", "provenance"},
-    "localize": {"cam", "cam_figure", "localization", "chexlocalize", "chexlocalize_ids"},
+    "localize": {"cam", "cam_figure", "localization", "chexlocalize", "chexlocalize_ids", "chexlocalize_maps"},
 }  # fmt: skip
 
 

@@ -270,7 +270,12 @@ def test_cam_inputs_and_arguments(tmp_path):
     assert args[:6] == ["--observations", "Lung Opacity", "Enlarged Cardiomediastinum", "Pleural Effusion",
                         "Cardiomegaly", "Pneumothorax"]  # fmt: skip
     assert args[-2:] == ["--boxes", "b x.csv"] and "--chexlocalize" not in args
-    assert shlex.split(p.cam_args(None, "g.json"))[-4:] == ["--chexlocalize", "g.json", "--chexlocalize-split", "valid"]
+    assert shlex.split(p.cam_args(None, "g.json"))[-6:] == ["--chexlocalize", "g.json", "--chexlocalize-split", "valid",
+                                                            "--saliency", "cam"]  # fmt: skip
+    tuned = P.Plan(real("/x", cam={"chexlocalize": "/c/gt.json", "saliency": "gradcam",
+                                   "chexlocalize_thresholds": "/c/valid thresholds.csv"}))  # fmt: skip
+    assert shlex.split(tuned.cam_args(None, "g.json"))[-4:] == ["--saliency", "gradcam", "--chexlocalize-thresholds",
+                                                               "/c/valid thresholds.csv"]  # fmt: skip
 
 
 def test_the_paper_config_plans_its_seeds(tmp_path):

@@ -465,6 +465,9 @@ class Plan:
             args += f" --boxes {shlex.quote(boxes)}"
         if chexlocalize:
             args += f" --chexlocalize {shlex.quote(chexlocalize)} --chexlocalize-split valid"
+            args += f" --saliency {c['saliency']}"
+            if c["chexlocalize_thresholds"]:
+                args += f" --chexlocalize-thresholds {shlex.quote(c['chexlocalize_thresholds'])}"
         return args
 
     # -----------------------------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-# a model -> class activation maps: Figure 1 and the localization table
+# a model -> class activation maps: Figure 1 and the localization tables (the pointing game against true boxes;
+# CheXlocalize's metrics as the benchmark computes them), and with cam.chexlocalize_maps the maps as its pickles
 
 
 rule cam:
@@ -20,6 +21,7 @@ rule cam:
             category="Class activation maps",
             labels={"experiment": "{experiment}", "figure": "localization"},
         ),
+        **CAM_MAPS_OUTPUT,
     log:
         f"{LOGS}/cam/{{experiment}}/seed{{seed}}.log",
     benchmark:
@@ -34,10 +36,11 @@ rule cam:
         cam_args=cam_args,
         data_root=VIEW,
         title="Class activation maps of correctly classified validation images ({experiment}, seed {seed})",
+        maps_out=cam_maps_arg,
         code=code_hash("cam"),
     shell:
         "python -m chexpertnet cam --model {input.model} --manifest {input.manifest}"
         " --cache {input.cache} {input.index} --predictions {input.predictions} --labels {input.labels}"
         " --data-root {params.data_root} {params.cam_args} --threads {threads} --title {params.title:q}"
         " --figure {output.figure} --table {output.table} --chexlocalize-table {output.chexlocalize} --markdown {output.markdown} --html {output.html}"
-        " 2> {log}"
+        " {params.maps_out} 2> {log}"

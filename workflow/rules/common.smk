@@ -225,6 +225,18 @@ def cam_args(wildcards, input):
     return PLAN.cam_args(input.get("boxes"), input.get("chexlocalize"))
 
 
+# with cam.chexlocalize_maps, the CAM step also writes every scored map as CheXlocalize's pickles
+CAM_MAPS_OUTPUT = (
+    {"maps": directory(f"{RESULTS}/cam/{{experiment}}/seed{{seed}}/chexlocalize_maps")}
+    if config["cam"]["chexlocalize_maps"]
+    else {}
+)
+
+
+def cam_maps_arg(wildcards, output):
+    return f"--maps-out {output.maps}" if "maps" in output.keys() else ""
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Code-aware staleness: each rule's params hold a hash of exactly the package modules its subcommand imports
 # (chexpertnet/codehash.py; comments, docstrings and formatting do not count), read from this checkout.

@@ -24,11 +24,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "optional 'visible' column 0/1; e.g. the phantom's phantom_truth.csv",
     )  # fmt: skip
     p.add_argument("--chexlocalize", help="CheXlocalize ground truth: gt_segmentations_*.json (COCO RLE) or "
-                   "gt_annotations_*.json (polygons), full-resolution coordinates; scored with CheXlocalize's metrics")
+                   "gt_annotations_*.json (polygons), full-resolution coordinates; scored as the benchmark scores it")
     p.add_argument("--chexlocalize-split", default="valid", choices=("valid", "test"),
                    help="the split the CheXlocalize image ids belong to")
-    p.add_argument("--chexlocalize-table", help="CSV: CheXlocalize's metrics per pathology and over all images "
-                   "(written, with a header only, also when --chexlocalize is not given)")
+    p.add_argument("--chexlocalize-table", help="CSV: CheXlocalize's metrics per pathology (written, with a header "
+                   "only, also when --chexlocalize is not given)")
+    p.add_argument("--chexlocalize-thresholds", help="per-pathology thresholds tuned elsewhere (the validation set's "
+                   "chexlocalize.csv, or CheXlocalize's tuning_results.csv); default: tuned on these images")
+    p.add_argument("--saliency", default="cam", choices=("cam", "gradcam"), help="the map scored by CheXlocalize's "
+                   "metrics: the CAM (the paper's) or gradcam, the CAM without its negative part (Grad-CAM on the "
+                   "pooled features)")
+    p.add_argument("--maps-out", help="folder: write every scored map as CheXlocalize's <image id>_<pathology>_map.pkl")
     p.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples over images (CheXlocalize: 1000)")
     p.add_argument("--observations", nargs="+", required=True, help="Figure 1's observations (No Finding is added)")
     p.add_argument("--per-observation", type=int, default=1, help="Figure 1 examples per observation")
@@ -181,10 +187,11 @@ def run(args: argparse.Namespace) -> None:
     table = summarize(pd.DataFrame(records, columns=["Path", "observation", "hit", "tolerant_hit", "reachable",
                                                      "iou", "chance", "pixel_share"]))  # fmt: skip
 
-    # CheXlocalize: the true masks mapped onto the model's input, every true-positive image with a non-empty mask
-    chexlocalize_rows = None
+    # CheXlocalize, as the benchmark scores it: every image of its ground truth, maps of the whole image
+    chexlocalize_rows, tuned_here = None, True
     if args.chexlocalize:
         from chexpertnet.localize import chexlocalize as L
+        from chexpertnet.localize.chexlocalize_maps import write_map
 
         try:
             with open(args.chexlocalize) as f:
@@ -193,33 +200,34 @@ def run(args: argparse.Namespace) -> None:
             raise DataError(f"{args.chexlocalize}: cannot be read as JSON ({exc}); give CheXlocalize's "
                             f"gt_segmentations_*.json or gt_annotations_*.json") from None  # fmt: skip
         folder = paths[0].split("/")[0]
-        by_path = {L.image_path(image_id, args.chexlocalize_split, folder): entry for image_id, entry in truth.items()}
-        if not set(by_path) & set(paths):
-            raise DataError(f"{args.chexlocalize}: none of its {len(by_path)} images is in {args.manifest} (as "
+        path_of = {i: L.image_path(i, args.chexlocalize_split, folder) for i in truth}
+        mapped = sorted(i for i, p in path_of.items() if p in rows)
+        if not mapped:
+            raise DataError(f"{args.chexlocalize}: none of its {len(truth)} images is in {args.manifest} (as "
                             f"{args.chexlocalize_split} images under {folder}/); check --chexlocalize-split and that "
                             f"the file belongs to this dataset")  # fmt: skip
-        pathology_of = {o: p for p, o in L.PATHOLOGIES.items()}
-        tp = long[(long["label"] == 1) & (long["probability"] >= 0.5) & long["Path"].isin(by_path)
-                  & long["observation"].isin(pathology_of)]  # fmt: skip
-        tp = tp.sort_values(["observation", "Path"], kind="mergesort")
-        tp_maps = cams_for(sorted(set(tp["Path"])))
-        scored = []
-        for _, r in tp.iterrows():
-            entry, pathology = by_path[r["Path"]], pathology_of[r["observation"]]
-            image_id = L.image_id(r["Path"])
-            if "img_size" in entry:
-                full = L.rasterize(entry.get(pathology, []), entry["img_size"])
-            elif pathology in entry:
-                full = L.decode_rle(entry[pathology], image_id)
-            else:
-                continue
-            width, height = size_of(r["Path"])
-            region = C.map_mask(L.map_to_image(full, (height, width), image_id), array.shape[1], crop)
-            if not region.any():
-                continue  # no true region (or none inside the centre crop the model sees)
-            cam = tp_maps[r["Path"]][1][OBSERVATIONS.index(r["observation"])]
-            scored.append({"pathology": pathology, **L.score_map(C.upsample(cam, (crop, crop)), region)})
-        chexlocalize_rows = L.summarize_scores(scored, resamples=args.resamples, seed=args.seed)
+        given = (L.thresholds_from_table(pd.read_csv(args.chexlocalize_thresholds), args.chexlocalize_thresholds)
+                 if args.chexlocalize_thresholds else None)  # fmt: skip
+        tuned_here = given is None
+        columns = {pathology: OBSERVATIONS.index(o) for pathology, o in L.PATHOLOGIES.items()}
+        if args.maps_out:
+            os.makedirs(args.maps_out, exist_ok=True)
+        scored_maps = []
+        for start in range(0, len(mapped), 16):
+            chunk = mapped[start : start + 16]
+            images = torch.from_numpy(np.stack([array[rows[path_of[i]]] for i in chunk]))  # the whole image
+            cams, _ = C.model_cams(model, images)
+            for image_id, image, cam in zip(chunk, images.numpy(), cams.numpy(), strict=True):
+                for pathology, j in columns.items():
+                    saliency = L.saliency(cam[j], args.saliency)
+                    scored_maps.append((image_id, pathology, saliency))
+                    if args.maps_out:
+                        path, observation = path_of[image_id], L.PATHOLOGIES[pathology]
+                        label = labels.loc[path, observation]
+                        h, w = L.truth_size(truth[image_id], image_id)
+                        write_map(args.maps_out, image_id, pathology, saliency, predictions.loc[path, observation],
+                                  0 if pd.isna(label) else int(label), image, (w, h))  # fmt: skip
+        chexlocalize_rows, _, _ = L.evaluate(scored_maps, truth, given, args.resamples, 0)
     feature = tuple(model.feature_maps(torch.zeros(1, crop, crop, dtype=torch.uint8)).shape[2:])
     save_figure(figure, args.figure)
     write_csv(args.table, table, float_format="%.4f")
@@ -228,9 +236,10 @@ def run(args: argparse.Namespace) -> None:
         write_csv(args.chexlocalize_table, chexlocalize_table, float_format="%.4f")
     legend_args = (table, crop, feature, args.tolerance, args.threshold, boxes is not None)
     extra = chexlocalize_table if chexlocalize_rows is not None else None
-    write_text(args.markdown, localization_markdown(*legend_args, chexlocalize=extra))
-    write_text(args.html, localization_html(*legend_args, chexlocalize=extra))
+    legend = {"chexlocalize": extra, "saliency": args.saliency, "tuned_here": tuned_here,
+              "split": args.chexlocalize_split}  # fmt: skip
+    write_text(args.markdown, localization_markdown(*legend_args, **legend))
+    write_text(args.html, localization_html(*legend_args, **legend))
     overall = table.set_index("observation").loc["overall"].to_dict() if len(table) else {}
-    chexlocalize_all = {k: v for r in chexlocalize_rows or [] if r["pathology"] == "all" for k, v in r.items()}
     print(json.dumps({"examples": len(panels), "localized": len(records), "overall": overall,
-                      "chexlocalize": chexlocalize_all}, default=float), file=sys.stderr)  # fmt: skip
+                      "chexlocalize": chexlocalize_rows or []}, default=float), file=sys.stderr)  # fmt: skip

@@ -11,9 +11,19 @@ Formats (the public CheXlocalize repository):
 is ``valid/patient64541/study1/view1_frontal.jpg``); coordinates are in the full-resolution CheXpert-v1.0 pixels
 (``size`` [2320, 2828] for an image that CheXpert-v1.0-small stores 390 wide x 320 tall: the same factor on both axes).
 
-Metrics, as the benchmark computes them: the saliency map is upsampled (bilinear) to the image, min-max normalized,
-binarized by Otsu's threshold (or a given one); IoU with the true mask; the hit rate is whether the map's maximum
-falls inside the mask; 95% CIs by bootstrap over images.
+Metrics, exactly as the benchmark's code computes them (its ``heatmap_to_segmentation.py``, ``eval.py`` and
+``tune_heatmap_threshold.py``):
+
+- the saliency map (h x w) is upsampled bilinearly (``align_corners=False``) to the full-resolution image;
+- segmentation: min-max normalized, then either Otsu's threshold (OpenCV's, on ``uint8(255 x)``) whose contours
+  (``findContours``, ``RETR_TREE``) are drawn filled (PIL), so holes are filled, or a tuned threshold: ``x > t``;
+- mIoU over the images whose true and predicted segmentations are both non-empty (``true_pos_only``), whatever the
+  model's probability; the hit rate over the images whose true segmentation is non-empty: the upsampled map's
+  maximum lies inside it; one result per pathology (no pooled row);
+- thresholds tuned per pathology on the validation set over ``np.arange(0.2, 0.8, 0.1)`` (0.2 to 0.8) and applied
+  to the test set;
+- 95% CIs from 1,000 bootstrap replicates of the images, one resample shared by all pathologies, drawn by
+  ``np.random.seed(0); np.random.choice`` and read at the 25th and 975th of the sorted replicates.
 """
 
 from __future__ import annotations
@@ -32,7 +42,7 @@ from chexpertnet.localize.chexlocalize_ids import (  # noqa: F401  (re-exported:
 )
 
 
-def decode_rle(entry: Mapping, image_id: str = "") -> np.ndarray:
+def decode_rle(entry: Mapping, image: str = "") -> np.ndarray:
     """A segmentation entry ``{"size": [h, w], "counts": str}`` -> (h, w) bool mask (pycocotools, the field's
     library)."""
     from pycocotools import mask as coco
@@ -44,7 +54,7 @@ def decode_rle(entry: Mapping, image_id: str = "") -> np.ndarray:
         return coco.decode(rle).astype(bool)
     except (KeyError, TypeError, ValueError) as exc:
         raise LocalizeError(
-            f"{image_id}: not a COCO RLE entry ({exc}); expected {{'size': [h, w], 'counts': ...}}"
+            f"{image}: not a COCO RLE entry ({exc}); expected {{'size': [h, w], 'counts': ...}}"
         ) from exc
 
 
@@ -60,7 +70,7 @@ def rasterize(polygons: Sequence[Sequence[Sequence[float]]], size_hw: Sequence[i
     return np.asarray(canvas, dtype=bool)
 
 
-def map_to_image(mask: np.ndarray, image_hw: Sequence[int], image_id: str = "", tolerance: float = 0.02) -> np.ndarray:
+def map_to_image(mask: np.ndarray, image_hw: Sequence[int], image: str = "", tolerance: float = 0.02) -> np.ndarray:
     """A mask in CheXlocalize's pixels -> the mask on the image the workflow reads (nearest neighbour).
 
     The mask is the image's size, or a multiple of it with the same factor on both axes (the full-resolution image of
@@ -73,120 +83,254 @@ def map_to_image(mask: np.ndarray, image_hw: Sequence[int], image_id: str = "", 
     fy, fx = mh / h, mw / w
     if abs(fy - fx) > tolerance * max(fy, fx):
         raise LocalizeError(
-            f"{image_id}: mask size {mh}x{mw} (h x w) matches neither the image ({h}x{w}) nor a full-resolution "
+            f"{image}: mask size {mh}x{mw} (h x w) matches neither the image ({h}x{w}) nor a full-resolution "
             f"size with one factor on both axes ({fy:.3f} vs {fx:.3f}); check that the truth belongs to this dataset"
         )
     resized = Image.fromarray(mask.astype(np.uint8) * 255).resize((w, h), Image.Resampling.NEAREST)
     return np.asarray(resized) > 127
 
 
-def normalize(saliency: np.ndarray) -> np.ndarray:
-    """Min-max normalized to [0, 1] (a constant map becomes all zeros)."""
-    s = np.asarray(saliency, dtype=np.float64)
-    low, high = float(s.min()), float(s.max())
-    return np.zeros_like(s) if high <= low else (s - low) / (high - low)
+#: The thresholds CheXlocalize tunes over: np.arange(0.2, .8, .1) in tune_heatmap_threshold.py, which in floating
+#: point is 0.2, 0.3, ..., 0.8 (seven values).
+THRESHOLDS = np.round(np.arange(0.2, 0.8, 0.1), 1)
+REPLICATES = 1000
+#: Which map is scored: the paper's CAM (signed), or the CAM with its negative part set to 0, which for a
+#: global-average-pooled linear head is what Grad-CAM gives on the features it pools (the benchmark's maps).
+SALIENCY = ("cam", "gradcam")
 
 
-def otsu_threshold(values: np.ndarray, bins: int = 256) -> float:
-    """Otsu's threshold of values in [0, 1]: the bin edge that maximizes the between-class variance."""
-    hist, edges = np.histogram(np.asarray(values, dtype=np.float64).ravel(), bins=bins, range=(0.0, 1.0))
-    p = hist.astype(np.float64) / max(1, hist.sum())
-    centers = (edges[:-1] + edges[1:]) / 2
-    w0 = np.cumsum(p)
-    mu0 = np.cumsum(p * centers)
-    total = mu0[-1]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        between = (total * w0 - mu0) ** 2 / (w0 * (1 - w0))
-    between[~np.isfinite(between)] = -1.0
-    k = int(np.argmax(between))
-    return float(edges[k + 1])
+def saliency(cam: np.ndarray, kind: str = "cam") -> np.ndarray:
+    if kind not in SALIENCY:
+        raise ValueError(f"saliency {kind!r} is not one of {SALIENCY}")
+    cam = np.asarray(cam, dtype=np.float32)
+    return np.maximum(cam, 0) if kind == "gradcam" else cam
 
 
-def binarize(saliency: np.ndarray, threshold: float | None = None) -> np.ndarray:
-    """The normalized map above ``threshold`` (Otsu's when None)."""
-    s = normalize(saliency)
-    t = otsu_threshold(s) if threshold is None else threshold
-    return s >= t
+def full_resolution(saliency_map: np.ndarray, size_hw: Sequence[int]) -> np.ndarray:
+    """An (h, w) map -> (H, W) float32, upsampled as the benchmark does (torch, bilinear, align_corners=False)."""
+    import torch
+    import torch.nn.functional as F
+
+    t = torch.as_tensor(np.asarray(saliency_map, dtype=np.float32)).reshape(1, 1, *np.shape(saliency_map)[-2:])
+    h, w = (int(v) for v in size_hw)
+    return F.interpolate(t, size=(h, w), mode="bilinear", align_corners=False)[0, 0].numpy()
 
 
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    """Intersection over union of two masks (NaN when both are empty)."""
-    union = np.logical_or(a, b).sum()
-    return float(np.logical_and(a, b).sum() / union) if union else float("nan")
+def _normalized(full: np.ndarray) -> np.ndarray | None:
+    """(x - min) / max(x - min) in float32, as the benchmark; None for a constant map (no salient region)."""
+    x = np.asarray(full, dtype=np.float32)
+    x = x - x.min()
+    peak = x.max()
+    return None if peak <= 0 else x / peak
 
 
-def hit(saliency: np.ndarray, mask: np.ndarray) -> bool:
-    """Whether the map's maximum (the first, in row-major order, on ties) lies inside the mask."""
-    y, x = np.unravel_index(int(np.argmax(saliency)), saliency.shape)
-    return bool(mask[y, x])
+def segment(full: np.ndarray, threshold: float | None = None) -> np.ndarray:
+    """The benchmark's segmentation of a full-resolution map (bool, H x W): Otsu's threshold with filled contours,
+    or ``x > threshold`` on the normalized map. A constant map segments to nothing."""
+    import cv2
+
+    x = _normalized(full)
+    if x is None:
+        return np.zeros(np.shape(full), dtype=bool)
+    if threshold is not None:
+        return x > threshold
+    levels = np.uint8(255 * x)
+    binary = cv2.threshold(levels, 0, int(levels.max()), cv2.THRESH_OTSU)[1]
+    contours = cv2.findContours(binary, cv2.RETR_TREE, cv2.CHAIN_APPROX_SIMPLE)[-2]
+    canvas = Image.new("1", (levels.shape[1], levels.shape[0]))
+    draw = ImageDraw.Draw(canvas)
+    for contour in contours:
+        if len(contour) > 1:
+            draw.polygon([(int(p[0][0]), int(p[0][1])) for p in contour], outline=1, fill=1)
+    return np.asarray(canvas, dtype=bool)
 
 
-#: An interval over fewer images than this is not given (a bootstrap of one or two images is its own value).
-MIN_IMAGES = 10
+def iou(predicted: np.ndarray, truth: np.ndarray) -> float:
+    """IoU on the benchmark's true-positive slice: NaN unless both segmentations are non-empty."""
+    p, t = np.asarray(predicted, dtype=bool), np.asarray(truth, dtype=bool)
+    if not p.any() or not t.any():
+        return float("nan")
+    return float(np.logical_and(p, t).sum() / np.logical_or(p, t).sum())
 
 
-def bootstrap_ci(values: Sequence[float], resamples: int = 1000, seed: int = 0, level: float = 0.95,
-                 min_values: int = MIN_IMAGES) -> tuple:  # fmt: skip
-    """(mean, low, high): the mean of ``values`` and its percentile bootstrap CI over the values (images); the CI is
-    NaN with fewer than ``min_values`` values (NaN values do not count)."""
-    v = np.asarray(values, dtype=np.float64)
-    v = v[~np.isnan(v)]
-    if not len(v):
-        return float("nan"), float("nan"), float("nan")
-    if len(v) < min_values:
-        return float(v.mean()), float("nan"), float("nan")
-    rng = np.random.default_rng(seed)
-    means = v[rng.integers(0, len(v), size=(resamples, len(v)))].mean(axis=1)
-    tail = (1 - level) / 2 * 100
-    return float(v.mean()), float(np.percentile(means, tail)), float(np.percentile(means, 100 - tail))
+def hit(full: np.ndarray, truth: np.ndarray) -> float:
+    """1.0 when the full-resolution map's maximum (the first, row-major) lies inside the truth, 0.0 when not, NaN
+    when the truth is empty (the image does not count)."""
+    t = np.asarray(truth, dtype=bool)
+    if not t.any():
+        return float("nan")
+    y, x = np.unravel_index(int(np.argmax(full)), np.shape(full))
+    return float(t[y, x])
 
 
-#: Thresholds tried when tuning one per pathology (CheXlocalize tunes on the validation set).
-THRESHOLDS = np.round(np.arange(0.05, 1.0, 0.05), 2)
-
-
-def score_map(saliency: np.ndarray, mask: np.ndarray, thresholds: np.ndarray = THRESHOLDS) -> dict:
-    """One image and pathology: the map (already on the mask's grid) against its true mask. IoU after Otsu's
-    threshold, the hit (the map's maximum inside the mask), and the IoU at each of ``thresholds`` (for tuning)."""
-    if saliency.shape != mask.shape:
-        raise ValueError(f"saliency {saliency.shape} and mask {mask.shape} differ in shape")
-    s = normalize(saliency)
+def score_map(saliency_map: np.ndarray, truth: np.ndarray, thresholds: np.ndarray = THRESHOLDS) -> dict:
+    """One image and pathology: the map (model resolution) against the full-resolution truth: IoU after Otsu (with
+    filled contours), the hit, and the IoU at each of ``thresholds`` (for tuning and for a tuned threshold)."""
+    truth = np.asarray(truth, dtype=bool)
+    full = full_resolution(saliency_map, truth.shape)
     return {
-        "iou_otsu": iou(s >= otsu_threshold(s), mask),
-        "hit": hit(s, mask),
-        "iou_by_threshold": np.array([iou(s >= t, mask) for t in thresholds]),
+        "iou_otsu": iou(segment(full), truth),
+        "hit": hit(full, truth),
+        "iou_by_threshold": np.array([iou(segment(full, float(t)), truth) for t in thresholds]),
+        "positive": bool(truth.any()),
     }
 
 
-def summarize_scores(records: Sequence[Mapping], resamples: int = 1000, seed: int = 0,
-                     thresholds: np.ndarray = THRESHOLDS) -> list[dict]:  # fmt: skip
-    """Per pathology (CheXlocalize's order) and over all images: mIoU with Otsu's threshold, with the threshold that
-    maximizes the pathology's mIoU on these images (tuned), and the hit rate, each with its bootstrap 95% CI over
-    images. ``records``: dicts with pathology and :func:`score_map`'s keys."""
-    rows, pooled = [], {"iou_otsu": [], "iou_tuned": [], "hit": []}
-    for n, pathology in enumerate(PATHOLOGIES):
+def tune_thresholds(records: Sequence[Mapping], grid: Sequence[float] = THRESHOLDS) -> dict[str, float]:
+    """Per pathology, the threshold of CheXlocalize's grid (THRESHOLDS) whose mIoU over the images where it is
+    defined is highest (the first on ties), as tune_heatmap_threshold.py picks it. ``grid``: the thresholds of the
+    records' ``iou_by_threshold`` (THRESHOLDS, or a superset)."""
+    import warnings
+
+    grid = [round(float(t), 1) for t in grid]
+    columns = [grid.index(round(float(t), 1)) for t in THRESHOLDS]
+    best = {}
+    for pathology in PATHOLOGIES:
+        part = [np.asarray(r["iou_by_threshold"])[columns] for r in records if r["pathology"] == pathology]
+        if not part:
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            mious = np.nanmean(np.stack(part), axis=0)
+        if not np.isnan(mious).all():
+            best[pathology] = float(THRESHOLDS[int(np.nanargmax(mious))])
+    return best
+
+
+def bootstrap_indices(n: int, replicates: int = REPLICATES, seed: int = 0) -> np.ndarray:
+    """(replicates, n) resampled image rows, as eval.py draws them: np.random.seed(seed), then one
+    np.random.choice(n, n, replace=True) per replicate (the legacy generator), shared by every pathology."""
+    rng = np.random.RandomState(seed)
+    if not n:
+        return np.zeros((replicates, 0), dtype=int)
+    return np.stack([rng.choice(n, size=n, replace=True) for _ in range(replicates)])
+
+
+def bootstrap_ci(values: np.ndarray, indices: np.ndarray) -> tuple[float, float, float]:
+    """(mean, low, high) of one metric over images (NaN: the image does not count), with eval.py's CI: the mean of
+    each replicate's rows (NaN skipped), sorted (NaN last), the 25th and 975th of 1,000 (index int(0.025 B) - 1 and
+    int(0.975 B) - 1)."""
+    import warnings
+
+    v = np.asarray(values, dtype=np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean = float(np.nanmean(v)) if len(v) else float("nan")
+        replicate = np.nanmean(v[indices], axis=1) if len(v) else np.full(len(indices), np.nan)
+    ordered = np.sort(replicate)  # NaN last, as pandas' sort_values
+    b = len(ordered)
+    return mean, float(ordered[int(0.025 * b) - 1]), float(ordered[int(0.975 * b) - 1])
+
+
+def summarize_scores(records: Sequence[Mapping], image_ids: Sequence[str], thresholds: Mapping[str, float],
+                     replicates: int = REPLICATES, seed: int = 0,
+                     grid: np.ndarray = THRESHOLDS) -> list[dict]:  # fmt: skip
+    """Per pathology (CheXlocalize's order), on the benchmark's population: every image of ``image_ids`` (the
+    ground-truth file's, sorted) with a scored map. mIoU (Otsu) over the images where both segmentations are
+    non-empty; mIoU at the pathology's ``thresholds`` entry (tuned on the validation set); the hit rate over the
+    images whose truth is non-empty; each with eval.py's bootstrap CI (one resample of the images for every
+    pathology and metric). ``records``: dicts with image, pathology and :func:`score_map`'s keys."""
+    ids = sorted(image_ids)
+    row_of = {image: i for i, image in enumerate(ids)}
+    indices = bootstrap_indices(len(ids), replicates, seed)
+    grid = [round(float(t), 1) for t in grid]
+    rows = []
+    for pathology in PATHOLOGIES:
         part = [r for r in records if r["pathology"] == pathology]
         if not part:
             continue
-        grid = np.stack([r["iou_by_threshold"] for r in part])
-        best = int(np.argmax(np.nanmean(grid, axis=0)))
-        values = {"iou_otsu": [r["iou_otsu"] for r in part], "iou_tuned": list(grid[:, best]),
-                  "hit": [float(r["hit"]) for r in part]}  # fmt: skip
+        columns = {key: np.full(len(ids), np.nan) for key in ("iou_otsu", "iou_tuned", "hit")}
+        threshold = thresholds.get(pathology)
+        k = grid.index(round(threshold, 1)) if threshold is not None and round(threshold, 1) in grid else None
+        for r in part:
+            i = row_of[r["image_id"]]
+            columns["iou_otsu"][i] = r["iou_otsu"]
+            columns["hit"][i] = r["hit"]
+            if k is not None:
+                columns["iou_tuned"][i] = r["iou_by_threshold"][k]
         row = {"pathology": pathology, "observation": PATHOLOGIES[pathology], "images": len(part),
-               "threshold_tuned": float(thresholds[best])}  # fmt: skip
-        for key, v in values.items():
-            pooled[key] += v
-            row.update(_with_ci(key, v, resamples, seed + n))
-        rows.append(row)
-    if rows:
-        row = {"pathology": "all", "observation": "all", "images": len(pooled["hit"]), "threshold_tuned": float("nan")}
-        for key, v in pooled.items():
-            row.update(_with_ci(key, v, resamples, seed + len(PATHOLOGIES)))
+               "positive_images": int(sum(r["positive"] for r in part)),
+               "miou_images": int(np.isfinite(columns["iou_otsu"]).sum()),
+               "threshold_tuned": float("nan") if threshold is None else float(threshold)}  # fmt: skip
+        for key, name in (("iou_otsu", "miou_otsu"), ("iou_tuned", "miou_tuned"), ("hit", "hit_rate")):
+            mean, low, high = bootstrap_ci(columns[key], indices)
+            row.update({name: mean, f"{name}_low": low, f"{name}_high": high})
         rows.append(row)
     return rows
 
 
-def _with_ci(key: str, values: Sequence[float], resamples: int, seed: int) -> dict:
-    name = {"iou_otsu": "miou_otsu", "iou_tuned": "miou_tuned", "hit": "hit_rate"}[key]
-    mean, low, high = bootstrap_ci(values, resamples, seed)
-    return {name: mean, f"{name}_low": low, f"{name}_high": high}
+def truth_mask(entry: Mapping, pathology: str, image: str = "") -> np.ndarray:
+    """The full-resolution true segmentation of one image and pathology from a ground-truth file's entry: COCO RLE
+    (``gt_segmentations_*.json``) or polygons (``gt_annotations_*.json``, absent pathology: empty)."""
+    if "img_size" in entry:
+        return rasterize(entry.get(pathology, []), entry["img_size"])
+    if pathology not in entry:
+        raise LocalizeError(f"{image}: no {pathology!r} in the ground-truth segmentations (every image lists all "
+                            f"10 pathologies in CheXlocalize's gt_segmentations_*.json)")  # fmt: skip
+    return decode_rle(entry[pathology], image)
+
+
+def truth_size(entry: Mapping, image: str = "") -> tuple[int, int]:
+    """(height, width) of the full-resolution image of a ground-truth entry."""
+    if "img_size" in entry:
+        h, w = entry["img_size"]
+    else:
+        sizes = {tuple(v["size"]) for v in entry.values() if isinstance(v, Mapping) and "size" in v}
+        if len(sizes) != 1:
+            raise LocalizeError(f"{image}: its segmentations disagree on the image size ({sorted(sizes)})")
+        h, w = sizes.pop()
+    return int(h), int(w)
+
+
+def evaluate(maps, truth: Mapping, thresholds: Mapping[str, float] | None = None, replicates: int = REPLICATES,
+             seed: int = 0) -> tuple[list[dict], dict[str, float], list[dict]]:  # fmt: skip
+    """Score saliency maps against a ground-truth file as the benchmark does.
+
+    ``maps``: (image id, pathology, (h, w) map) for any images and pathologies; ``truth``: the parsed
+    ``gt_segmentations_*.json`` or ``gt_annotations_*.json``; ``thresholds``: per pathology, tuned elsewhere (the
+    validation set's, to score a test set), or None to tune them here. Returns (per-pathology rows, the thresholds
+    used, per-map records). A map of an image not in the truth is not scored (as the benchmark skips it); an image
+    of the truth without a map counts as an empty prediction (NaN IoU), as in eval.py."""
+    given = dict(thresholds or {})
+    unknown = sorted(set(given) - set(PATHOLOGIES))
+    if unknown:
+        raise LocalizeError(f"thresholds for {unknown}: not CheXlocalize pathologies ({', '.join(PATHOLOGIES)})")
+    grid = np.array(sorted({*(round(float(t), 1) for t in THRESHOLDS), *(float(t) for t in given.values())}))
+    records = []
+    for image, pathology, saliency_map in maps:
+        if image not in truth:
+            continue
+        mask = truth_mask(truth[image], pathology, image)
+        if mask.any():
+            scored = score_map(saliency_map, mask, grid)
+        else:  # no truth: neither IoU (true-positive slice) nor hit counts; nothing to compute
+            scored = {"iou_otsu": float("nan"), "hit": float("nan"), "positive": False,
+                      "iou_by_threshold": np.full(len(grid), np.nan)}  # fmt: skip
+        records.append({"image_id": image, "pathology": pathology, **scored})
+    used = given or tune_thresholds(records, grid)
+    rows = summarize_scores(records, list(truth), used, replicates, seed, grid)
+    return rows, used, records
+
+
+def thresholds_from_table(frame, source: str = "thresholds") -> dict[str, float]:
+    """Per-pathology thresholds from a table: the CAM step's chexlocalize.csv (pathology, threshold_tuned) or
+    CheXlocalize's tuning_results.csv (threshold, task). ``source`` names the file in errors."""
+    columns = set(frame.columns)
+    if {"pathology", "threshold_tuned"} <= columns:
+        pairs = zip(frame["pathology"], frame["threshold_tuned"], strict=True)
+    elif {"task", "threshold"} <= columns:
+        pairs = zip(frame["task"], frame["threshold"], strict=True)
+    else:
+        raise LocalizeError(f"{source}: needs columns pathology and threshold_tuned (a chexlocalize.csv) or task and "
+                            f"threshold (CheXlocalize's tuning_results.csv); it has {sorted(columns)}")  # fmt: skip
+    out = {}
+    for pathology, value in pairs:
+        observation_of(str(pathology), source)
+        try:
+            t = float(value)
+        except (TypeError, ValueError):
+            t = float("nan")
+        if not 0 <= t < 1:
+            raise LocalizeError(f"{source}: the threshold of {pathology} is {value!r}; give a number in [0, 1)")
+        out[str(pathology)] = t
+    return out

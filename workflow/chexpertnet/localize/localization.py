@@ -1,11 +1,14 @@
-"""The localization table: per observation and overall, the pointing game (strict and tolerant), the ceiling the
-CAM's resolution allows, the mean IoU and the chance level. Pure functions over data frames."""
+"""The localization tables: the pointing game of the CAMs against true boxes, per observation and overall (strict
+and tolerant hits, the ceiling the CAM's resolution allows, the mean IoU and the chance level), and CheXlocalize's
+metrics per pathology, as the benchmark computes them. Pure functions over data frames."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import numpy as np
 import pandas as pd
 
-from chexpertnet.localize.chexlocalize import MIN_IMAGES, bootstrap_ci
 from chexpertnet.markup import html_page, markdown
 from chexpertnet.observations import ABBREVIATIONS, OBSERVATIONS
 
@@ -14,10 +17,28 @@ COLUMNS = ["observation", "abbreviation", "images", "hit_rate", "tolerant_hit_ra
            "over_chance", "over_chance_low", "over_chance_high", "pixel_share", "mean_iou"]  # fmt: skip
 #: Bootstrap resamples (over images) of the pointing game's margin over chance
 RESAMPLES = 1000
-CHEXLOCALIZE_COLUMNS = ["pathology", "observation", "images", "miou_otsu", "miou_otsu_low", "miou_otsu_high",
-                        "threshold_tuned", "miou_tuned", "miou_tuned_low", "miou_tuned_high", "hit_rate",
-                        "hit_rate_low", "hit_rate_high"]  # fmt: skip
-CHEXLOCALIZE_TITLE = "CheXlocalize's metrics"
+CHEXLOCALIZE_COLUMNS = ["pathology", "observation", "images", "positive_images", "miou_images", "miou_otsu",
+                        "miou_otsu_low", "miou_otsu_high", "threshold_tuned", "miou_tuned", "miou_tuned_low",
+                        "miou_tuned_high", "hit_rate", "hit_rate_low", "hit_rate_high"]  # fmt: skip
+CHEXLOCALIZE_TITLE = "CheXlocalize's metrics, as the benchmark computes them"
+#: An interval over fewer images than this is not given (a bootstrap of one or two images is its own value).
+MIN_IMAGES = 10
+
+
+def bootstrap_ci(values: Sequence[float], resamples: int = RESAMPLES, seed: int = 0, level: float = 0.95,
+                 min_values: int = MIN_IMAGES) -> tuple:  # fmt: skip
+    """(mean, low, high): the mean of ``values`` and its percentile bootstrap CI over the values (images); the CI is
+    NaN with fewer than ``min_values`` values (NaN values do not count)."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[~np.isnan(v)]
+    if not len(v):
+        return float("nan"), float("nan"), float("nan")
+    if len(v) < min_values:
+        return float(v.mean()), float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    means = v[rng.integers(0, len(v), size=(resamples, len(v)))].mean(axis=1)
+    tail = (1 - level) / 2 * 100
+    return float(v.mean()), float(np.percentile(means, tail)), float(np.percentile(means, 100 - tail))
 
 
 def interval(value: float, low: float, high: float, images: int, sign: str = "") -> str:
@@ -30,31 +51,41 @@ def interval(value: float, low: float, high: float, images: int, sign: str = "")
 
 
 def chexlocalize_cells(table: pd.DataFrame) -> pd.DataFrame:
-    """The CheXlocalize table as strings: each metric with its 95% CI."""
+    """The CheXlocalize table as strings: each metric with its 95% CI, and the images each is over."""
 
-    def ci(row, name: str) -> str:
-        return interval(row[name], row[name + "_low"], row[name + "_high"], int(row["images"]))
+    def ci(row, name: str, images: str) -> str:
+        n = int(row[images])
+        low, high = (row[name + "_low"], row[name + "_high"]) if n >= MIN_IMAGES else (np.nan, np.nan)
+        return interval(row[name], low, high, n)
 
     return pd.DataFrame({
-        "pathology": table["pathology"], "TP images": table["images"].astype(int).astype(str),
-        "mIoU (Otsu)": [ci(r, "miou_otsu") for _, r in table.iterrows()],
-        "tuned threshold": [("" if pd.isna(t) else f"{t:.2f}") for t in table["threshold_tuned"]],
-        "mIoU (tuned)": [ci(r, "miou_tuned") for _, r in table.iterrows()],
-        "hit rate": [ci(r, "hit_rate") for _, r in table.iterrows()],
+        "pathology": table["pathology"], "images with a map": table["images"].astype(int).astype(str),
+        "with a true region": table["positive_images"].astype(int).astype(str),
+        "mIoU (Otsu)": [ci(r, "miou_otsu", "miou_images") for _, r in table.iterrows()],
+        "threshold": [("" if pd.isna(t) else f"{t:.1f}") for t in table["threshold_tuned"]],
+        "mIoU (threshold)": [ci(r, "miou_tuned", "miou_images") for _, r in table.iterrows()],
+        "hit rate": [ci(r, "hit_rate", "positive_images") for _, r in table.iterrows()],
     })  # fmt: skip
 
 
-def chexlocalize_legend(crop: int) -> str:
+def chexlocalize_legend(saliency: str = "cam", tuned_here: bool = True, split: str = "valid") -> str:
+    which = {"cam": "the CAM (the paper's maps), of the whole image the model reads,",
+             "gradcam": "the CAM without its negative part (for a global-average-pooled linear head, Grad-CAM on the "
+                        "pooled features; the benchmark's maps), of the whole image the model reads,"}.get(
+        saliency, saliency)  # fmt: skip
+    tuned = ("tuned per pathology on these same images (CheXlocalize tunes on its validation set and reports on its "
+             "test set: on the validation set alone this figure is optimistic)" if tuned_here else
+             "tuned on the validation set and applied here, as the benchmark does")  # fmt: skip
     return (
-        "CheXlocalize's saliency metrics (Saporta et al., 2022) on the true-positive validation images (label 1, "
-        "P(positive) >= 0.5) whose CheXlocalize mask is not empty inside the model's view: the true mask, given in "
-        f"full-resolution pixels, is mapped onto the image the workflow reads and then onto the {crop}x{crop} px "
-        "model input (resize, centre crop); the CAM is upsampled (bilinear) to it, min-max normalized and binarized "
-        "by Otsu's threshold, or by the per-pathology threshold (0.05 to 0.95) that maximizes the pathology's mIoU "
-        "on these same images (tuned and reported on the same images, so an optimistic figure; CheXlocalize tunes "
-        "on its validation set and reports on its test set). Hit rate: the map's maximum lies inside the mask. "
-        f"95% CIs: percentile bootstrap over images, 1,000 resamples (n/a with fewer than {MIN_IMAGES} images); 'all' "
-        "pools the images of every pathology."
+        f"CheXlocalize's protocol (Saporta et al., 2022), as its code computes it, on its population: every "
+        f"{split} image of its ground truth for each of its 10 pathologies, whatever the model's probability. The "
+        f"map scored is {which} upsampled (bilinear) to the full-resolution "
+        "image. mIoU (Otsu): the map min-max normalized, Otsu's threshold on 255 levels (OpenCV), its contours "
+        "filled; over the images where both the true and the predicted segmentation are non-empty. mIoU "
+        f"(threshold): the normalized map above the threshold (0.2 to 0.8), {tuned}. Hit rate: the map's maximum "
+        "lies inside the true segmentation, over the images where it is non-empty (with a true region). 95% CIs: 1,000 "
+        "bootstrap replicates of the images, one resample for every pathology, seed 0, the 25th and 975th sorted "
+        f"replicates (n/a with fewer than {MIN_IMAGES} images); no pooled row, as the benchmark reports none."
     )
 
 
@@ -84,8 +115,8 @@ def summarize(records: pd.DataFrame, resamples: int = RESAMPLES, seed: int = 0) 
 
 
 def localization_markdown(table: pd.DataFrame, crop: int, feature: tuple[int, int], tolerance: float,
-                          threshold: float, has_boxes: bool,
-                          chexlocalize: pd.DataFrame | None = None) -> str:  # fmt: skip
+                          threshold: float, has_boxes: bool, chexlocalize: pd.DataFrame | None = None,
+                          saliency: str = "cam", tuned_here: bool = True, split: str = "valid") -> str:  # fmt: skip
     text = "# Localization of the class activation maps\n\n"
     if not has_boxes:
         text += "No true boxes were given (--boxes), so the pointing game is not measured.\n"
@@ -96,9 +127,10 @@ def localization_markdown(table: pd.DataFrame, crop: int, feature: tuple[int, in
     if chexlocalize is not None:
         text += f"\n## {CHEXLOCALIZE_TITLE}\n\n"
         if len(chexlocalize):
-            text += markdown(chexlocalize_cells(chexlocalize)) + "\n" + chexlocalize_legend(crop) + "\n"
+            legend_text = chexlocalize_legend(saliency, tuned_here, split)
+            text += markdown(chexlocalize_cells(chexlocalize)) + "\n" + legend_text + "\n"
         else:
-            text += "No true-positive image has a CheXlocalize mask inside the model's view.\n"
+            text += "No image of the CheXlocalize ground truth has a map.\n"
     return text
 
 
@@ -130,7 +162,8 @@ def legend(crop: int, feature: tuple[int, int], threshold: float) -> str:
 
 
 def localization_html(table: pd.DataFrame, crop: int, feature: tuple[int, int], tolerance: float,
-                      threshold: float, has_boxes: bool, chexlocalize: pd.DataFrame | None = None) -> str:  # fmt: skip
+                      threshold: float, has_boxes: bool, chexlocalize: pd.DataFrame | None = None,
+                      saliency: str = "cam", tuned_here: bool = True, split: str = "valid") -> str:  # fmt: skip
     title = "Localization of the class activation maps"
     if not has_boxes or not len(table):
         note = "No true boxes were given, so the pointing game is not measured." if not has_boxes else \
@@ -140,8 +173,9 @@ def localization_html(table: pd.DataFrame, crop: int, feature: tuple[int, int], 
         sections = [("", legend(crop, feature, threshold), _cells(table, tolerance))]
     if chexlocalize is not None:
         if len(chexlocalize):
-            sections.append((CHEXLOCALIZE_TITLE, chexlocalize_legend(crop), chexlocalize_cells(chexlocalize)))
+            legend_text = chexlocalize_legend(saliency, tuned_here, split)
+            sections.append((CHEXLOCALIZE_TITLE, legend_text, chexlocalize_cells(chexlocalize)))
         else:
-            sections.append((CHEXLOCALIZE_TITLE, "No true-positive image has a CheXlocalize mask inside the model's "
-                             "view.", pd.DataFrame()))  # fmt: skip
+            sections.append((CHEXLOCALIZE_TITLE, "No image of the CheXlocalize ground truth has a map.",
+                             pd.DataFrame()))  # fmt: skip
     return html_page(title, sections)
