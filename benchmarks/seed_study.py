@@ -167,8 +167,9 @@ def main() -> None:
     (results / "seed_study.md").write_text(text)
     print(text)
     claimed = frame[frame["claimed"]]
-    print(f"claimed effects recovered: {int(claimed['recovered'].sum())} of {len(claimed)}; CAMs clearly above "
-          f"chance (reported, not claimed): {int(cams['above_chance'].sum())} of {len(cams)} seeds")
+    recovered, above = int(claimed["recovered"].astype(bool).sum()), int(cams["above_chance"].astype(bool).sum())
+    print(f"claimed effects recovered: {recovered} of {len(claimed)}; CAMs clearly above chance (reported, not "
+          f"claimed): {above} of {len(cams)} seeds")
     sys.exit(0 if bool(claimed["recovered"].all()) else 1)
 
 
