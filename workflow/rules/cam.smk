@@ -6,6 +6,7 @@ rule cam:
     input:
         unpack(cam_inputs),
     output:
+        **CAM_MAPS_OUTPUT,
         figure=report(
             f"{RESULTS}/cam/{{experiment}}/seed{{seed}}/figure1.png",
             caption="../report/cam.rst",
@@ -21,7 +22,6 @@ rule cam:
             category="Class activation maps",
             labels={"experiment": "{experiment}", "figure": "localization"},
         ),
-        **CAM_MAPS_OUTPUT,
     log:
         f"{LOGS}/cam/{{experiment}}/seed{{seed}}.log",
     benchmark:
