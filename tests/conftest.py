@@ -67,3 +67,19 @@ def tiny_run(tmp_path_factory) -> Path:
     (workdir / "config/tiny.yaml").write_text(yaml.safe_dump(tiny_config()))
     snakemake(workdir, "--configfile", "config/tiny.yaml")
     return workdir
+
+
+def _results_files() -> dict[str, int]:
+    results = REPO / "results"
+    return {str(p.relative_to(results)): p.stat().st_mtime_ns for p in results.rglob("*") if p.is_file()}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def results_left_alone():
+    """The suite writes nothing in the checkout's results/ (the README promises it): every workflow a test runs is
+    a copy in a temporary folder. Checked over the whole session."""
+    before = _results_files()
+    yield
+    after = _results_files()
+    changed = sorted(k for k in after if before.get(k) != after[k])
+    assert not changed, f"tests wrote into results/: {changed[:5]}"
