@@ -106,7 +106,7 @@ def test_the_bootstrap_draws_as_eval_py_does():
     loop = np.stack([np.random.choice(7, size=7, replace=True) for _ in range(1000)])
     assert np.array_equal(L.bootstrap_indices(7), loop)
     values = np.array([0.1, np.nan, 0.5, 0.2, 0.9, np.nan, 0.4])
-    mean, low, high = L.bootstrap_ci(values, loop)
+    mean, low, high = L.replicate_ci(values, loop)
     replicate = np.array([np.nanmean(values[i]) if not np.isnan(values[i]).all() else np.nan for i in loop])
     ordered = np.sort(replicate)
     assert mean == pytest.approx(np.nanmean(values)) and (low, high) == (ordered[24], ordered[974])

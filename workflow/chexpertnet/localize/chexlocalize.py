@@ -28,6 +28,7 @@ Metrics, exactly as the benchmark's code computes them (its ``heatmap_to_segment
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -180,8 +181,6 @@ def tune_thresholds(records: Sequence[Mapping], grid: Sequence[float] = THRESHOL
     """Per pathology, the threshold of CheXlocalize's grid (THRESHOLDS) whose mIoU over the images where it is
     defined is highest (the first on ties), as tune_heatmap_threshold.py picks it. ``grid``: the thresholds of the
     records' ``iou_by_threshold`` (THRESHOLDS, or a superset)."""
-    import warnings
-
     grid = [round(float(t), 1) for t in grid]
     columns = [grid.index(round(float(t), 1)) for t in THRESHOLDS]
     best = {}
@@ -206,12 +205,10 @@ def bootstrap_indices(n: int, replicates: int = REPLICATES, seed: int = 0) -> np
     return np.stack([rng.choice(n, size=n, replace=True) for _ in range(replicates)])
 
 
-def bootstrap_ci(values: np.ndarray, indices: np.ndarray) -> tuple[float, float, float]:
+def replicate_ci(values: np.ndarray, indices: np.ndarray) -> tuple[float, float, float]:
     """(mean, low, high) of one metric over images (NaN: the image does not count), with eval.py's CI: the mean of
     each replicate's rows (NaN skipped), sorted (NaN last), the 25th and 975th of 1,000 (index int(0.025 B) - 1 and
     int(0.975 B) - 1)."""
-    import warnings
-
     v = np.asarray(values, dtype=np.float64)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -253,7 +250,7 @@ def summarize_scores(records: Sequence[Mapping], image_ids: Sequence[str], thres
                "miou_images": int(np.isfinite(columns["iou_otsu"]).sum()),
                "threshold_tuned": float("nan") if threshold is None else float(threshold)}  # fmt: skip
         for key, name in (("iou_otsu", "miou_otsu"), ("iou_tuned", "miou_tuned"), ("hit", "hit_rate")):
-            mean, low, high = bootstrap_ci(columns[key], indices)
+            mean, low, high = replicate_ci(columns[key], indices)
             row.update({name: mean, f"{name}_low": low, f"{name}_high": high})
         rows.append(row)
     return rows
