@@ -92,7 +92,7 @@ def measure(label: str, n: int, h: int, w: int, epochs: int) -> dict:
             build_cache(folder, paths, CACHE, folder / f"c{threads}.npy", folder / f"c{threads}.csv",
                         threads=threads, progress=False)  # fmt: skip
             build[threads] = time.perf_counter() - start
-        array, _ = open_cache(folder / "c1.npy", folder / "c1.csv")
+        array, _, _ = open_cache(folder / "c1.npy", folder / "c1.csv")
         generator = torch.Generator().manual_seed(0)
         cache_epoch(array, generator)  # page cache warm, as in every epoch after the first
         cached = min(cache_epoch(array, generator) for _ in range(epochs))

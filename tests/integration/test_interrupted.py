@@ -96,8 +96,8 @@ def test_sigkill_during_training_then_rerun_resumes_and_matches_an_uninterrupted
     total = reference["steps"]
     assert 0 < throughput["start_step"] == PAUSE_AT < total
     assert throughput["images"] == (total - PAUSE_AT) * 8
-    a = torch.load(workdir / MODEL, weights_only=False)
-    b = torch.load(tiny_run / MODEL, weights_only=False)
+    a = torch.load(workdir / MODEL, weights_only=True)
+    b = torch.load(tiny_run / MODEL, weights_only=True)
     assert a["step"] == b["step"] == total
     assert all(torch.equal(a["state_dict"][k], b["state_dict"][k]) for k in b["state_dict"]), "not bit-exact"
     history = RESULTS / "models/baseline/seed0/history.jsonl"

@@ -44,7 +44,7 @@ def outcome(workdir: Path, experiment: str) -> dict:
         "throughput": json.loads((run / "throughput.json").read_text()),
         "history": [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines()],
         "resolved": resolved,
-        "weights": torch.load(run / "model.pt", map_location="cpu", weights_only=False)["state_dict"],
+        "weights": torch.load(run / "model.pt", map_location="cpu", weights_only=True)["state_dict"],
         "resumed": '"event": "resumed"' in log,
         "manifest_rows": len(pd.read_csv(workdir / resolved["train_manifest"])),
     }

@@ -18,7 +18,7 @@ def test_cache_matches_direct_decoding(dataset, tmp_path):
     root, csvs = dataset
     paths = pd.read_csv(csvs["train"])["Path"].tolist()
     build_cache(root, paths, 32, tmp_path / "c.npy", tmp_path / "c.csv", threads=2, progress=False)
-    array, lookup = open_cache(tmp_path / "c.npy", tmp_path / "c.csv")
+    array, lookup, _ = open_cache(tmp_path / "c.npy", tmp_path / "c.csv")
     assert array.shape == (8, 32, 32) and array.dtype == np.uint8
     for path in paths:
         np.testing.assert_array_equal(array[lookup[path]], load_resized(root / path, 32))

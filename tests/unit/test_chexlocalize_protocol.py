@@ -35,7 +35,7 @@ class CPUUnpickler(pickle.Unpickler):
 
     def find_class(self, module, name):
         if module == "torch.storage" and name == "_load_from_bytes":
-            return lambda b: torch.load(io.BytesIO(b), map_location="cpu", weights_only=False)
+            return lambda b: torch.load(io.BytesIO(b), map_location="cpu", weights_only=True)
         return super().find_class(module, name)
 
 

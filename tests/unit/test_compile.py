@@ -16,8 +16,9 @@ import pytest
 import torch
 from test_train import WEIGHTS, tiny_config, tiny_split
 
+from chexpertnet.train.augment import crop_flip_gather, draw_crops
 from chexpertnet.train.checkpoint import load_model, save_checkpoint
-from chexpertnet.train.loop import COMPILE_BACKEND_ENV, TrainConfig, build_model, compiled_forward, train
+from chexpertnet.train.loop import COMPILE_BACKEND_ENV, TrainConfig, build_model, train, training_step
 from chexpertnet.train.loss import weighted_cross_entropy
 
 
@@ -29,15 +30,16 @@ def aot_eager(monkeypatch):
     torch._dynamo.reset()
 
 
-def loss_and_grads(forward, model, images, targets, mask, weights) -> tuple[float, dict[str, torch.Tensor]]:
+def loss_and_grads(step, model, *inputs) -> tuple[float, dict[str, torch.Tensor]]:
     model.zero_grad(set_to_none=True)
-    loss = weighted_cross_entropy(forward(images).float(), targets, mask, weights)
+    loss = step(*inputs)
     loss.backward()
     return float(loss.detach()), {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
 
 
 # channels_last, as train.fast runs (the whole training below runs NCHW); on the CPU reduce-overhead is default
-# without CUDA graphs
+# without CUDA graphs. The whole step is compiled: whole cached images in, the crop/flip gather (the GPU path),
+# uint8 -> float, normalization, forward and loss inside the graph.
 @pytest.mark.parametrize(("channels_last", "mode"), [(True, "reduce-overhead")], ids=["channels_last"])
 def test_a_compiled_step_gives_the_eager_loss_and_gradients(channels_last, mode):
     config = TrainConfig(experiment="compile", seed=3, init="scratch", crop_size=32, fast=False)
@@ -45,16 +47,22 @@ def test_a_compiled_step_gives_the_eager_loss_and_gradients(channels_last, mode)
     if channels_last:
         eager.to_channels_last()
     eager.train()
-    twin = copy.deepcopy(eager)
-    compiled = compiled_forward(twin, mode)
-    assert compiled is not twin
-    split = tiny_split(8, 5, size=32)
-    images = torch.from_numpy(split.array)
-    targets, mask = torch.from_numpy(split.classes), torch.from_numpy(split.mask)
+    twin, reference = copy.deepcopy(eager), copy.deepcopy(eager)
     weights = torch.rand(14, 3, generator=torch.Generator().manual_seed(1)) + 0.5
+    eager_step = training_step(eager, config, weights)
+    compiled = training_step(twin, TrainConfig(**(config.__dict__ | {"compile": mode})), weights)
+    assert compiled is not eager_step
+    split = tiny_split(8, 5, size=40)
+    images = torch.from_numpy(split.array)  # whole 40 px images; the step crops them to 32
+    crops = draw_crops(8, 40, 40, 32, True, torch.Generator().manual_seed(2))
+    assert crops[2].any() and not crops[2].all()  # some flipped, some not
+    targets, mask = torch.from_numpy(split.classes), torch.from_numpy(split.mask)
 
-    loss_e, grads_e = loss_and_grads(eager, eager, images, targets, mask, weights)
-    loss_c, grads_c = loss_and_grads(compiled, twin, images, targets, mask, weights)
+    loss_e, grads_e = loss_and_grads(eager_step, eager, images, crops, targets, mask)
+    loss_c, grads_c = loss_and_grads(compiled, twin, images, crops, targets, mask)
+    # the eager step is the loss computed by hand from its parts
+    by_hand = weighted_cross_entropy(reference(crop_flip_gather(images, *crops, 32)).float(), targets, mask, weights)
+    assert float(by_hand) == pytest.approx(loss_e, rel=1e-6)
     assert loss_c == pytest.approx(loss_e, rel=1e-5)
     assert grads_c.keys() == grads_e.keys() and len(grads_e) == len(list(eager.parameters()))
     flat_e = torch.cat([g.flatten() for g in grads_e.values()])
@@ -105,5 +113,4 @@ def test_a_compiled_training_gives_the_eager_weights_and_plain_checkpoints(tmp_p
 def test_an_unknown_compile_mode_is_refused_naming_the_choices():
     model = build_model(TrainConfig(experiment="x", seed=0, init="scratch"), None)
     with pytest.raises(ValueError, match=r"train.compile is 'max'; use one of off, default, reduce-overhead"):
-        compiled_forward(model, "max")
-    assert compiled_forward(model, "off") is model
+        training_step(model, TrainConfig(experiment="x", seed=0, compile="max"), torch.ones(14, 3))

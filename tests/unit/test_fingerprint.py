@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from chexpertnet.codehash import code_hash, module_closure
-from chexpertnet.data.cache import build_cache
+from chexpertnet.data.cache import DamagedCache, build_cache
 from chexpertnet.train.fingerprint import cache_digest, changed_components, training_fingerprint
 from conftest import REPO
 
@@ -59,7 +59,7 @@ def test_an_array_that_does_not_match_its_index_is_named(cache):
     array[3, 0, 0] ^= 0xFF
     array.flush()
     del array
-    with pytest.raises(ValueError, match=rf"c\.npy row 3 \({paths[3]}\) does not match its digest in .*c\.csv"):
+    with pytest.raises(DamagedCache, match=rf"c\.npy row 3 \({paths[3]}\) does not match its digest in .*c\.csv"):
         cache_digest(array_file, index_file)
 
 

@@ -21,7 +21,7 @@ RANK = {"shared": 0, "data": 1, "train": 2, "evaluate": 3, "localize": 3, "phant
 EXPECTED = {
     "data": {"chexpert", "dataroot", "dataview", "manifest", "cache", "stats", "testset"},
     "train": {"model", "loss", "augment", "loop", "checkpoint", "fingerprint", "numerics", "pretrain", "synthetic",
-              "weights", "predict"},
+              "weights", "predict", "safeload", "gpuslots", "compilecache"},
     "evaluate": {"auc", "delong", "metrics", "scoring", "predictions", "tables", "claims", "epochs", "figures",
                  "versions", "versions_report", "provenance"},
     "localize": {"cam", "cam_figure", "localization", "chexlocalize", "chexlocalize_ids", "chexlocalize_maps"},

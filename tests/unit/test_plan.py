@@ -174,23 +174,36 @@ def test_training_wall_time_by_hand(tmp_path, monkeypatch):
     p = P.Plan(config(image={"crop_size": 320}, train={"threads": 4}))
     with pytest.raises(P.NotYetKnown):
         p.train_runtime_min("baseline", manifest)
-    # before the manifest exists: the train CSV's images. CPU at 320 px: 2 images/s per thread x 4 threads
+    # before the manifest exists: the train CSV's images. CPU at 320 px: 3.7 images/s per thread x 4 threads, x2
     csv_with_rows(tmp_path / "results/phantom/data/CheXpert-v1.0-small/train.csv", 20_000)
-    assert p.train_runtime_min("baseline", manifest) == math.ceil(30 + 1.5 * 20_000 * 3 / 8 / 60)  # 218
+    assert p.train_runtime_min("baseline", manifest) == math.ceil(30 + 2 * 20_000 * 3 / 14.8 / 60)  # 166
     csv_with_rows(tmp_path / manifest, 100)  # the manifest, once made, wins
     assert p.train_runtime_min("baseline", manifest) == 60  # at least an hour
     # at 160 px a CPU thread does 4x the images
     small = P.Plan(config(image={"crop_size": 160}, train={"threads": 1}))
-    csv_with_rows(tmp_path / manifest, 4_000)
-    assert small.train_runtime_min("baseline", manifest) == math.ceil(30 + 1.5 * 4_000 * 3 / 8 / 60)  # 68
-    # GPU: 50 images/s whatever the size; the real training set's 223,414 images x 3 epochs
-    cuda = P.Plan(config(train={"device": "cuda"}))
+    csv_with_rows(tmp_path / manifest, 8_000)
+    assert small.train_runtime_min("baseline", manifest) == math.ceil(30 + 2 * 8_000 * 3 / 14.8 / 60)  # 85
+    # GPU at 320 px: the measured 243.8 images/s (H200, eager) x2; the real training set's 223,414 images x 3 epochs
+    cuda = P.Plan(config(train={"device": "cuda"}, image={"crop_size": 320}))
     csv_with_rows(tmp_path / manifest, 223_414)
-    assert cuda.train_runtime_min("baseline", manifest) == math.ceil(30 + 1.5 * 223_414 * 3 / 50 / 60)  # 366
+    assert cuda.train_runtime_min("baseline", manifest) == math.ceil(30 + 2 * 223_414 * 3 / 243.8 / 60)  # 122
     experiments = copy.deepcopy(DEFAULT["experiments"])
-    experiments["baseline"]["epochs"] = 30
-    assert P.Plan(config(train={"device": "cuda"}, experiments=experiments)).train_runtime_min(
-        "baseline", manifest) == 23 * 60  # at most 23 hours
+    experiments["baseline"]["epochs"] = 60
+    long = P.Plan(config(train={"device": "cuda"}, image={"crop_size": 320}, experiments=experiments))
+    assert long.train_runtime_min("baseline", manifest) == 23 * 60  # at most 23 hours
+
+
+def test_a_longer_experiment_asks_for_its_own_epochs(tmp_path, monkeypatch):
+    """scratch_9ep (9 epochs) asks for 3x the training time of a 3-epoch experiment, plus the same fixed 30 min."""
+    monkeypatch.chdir(tmp_path)
+    manifest = "results/phantom/manifests/both-multiclass/train.csv"
+    csv_with_rows(tmp_path / manifest, 223_414)
+    experiments = copy.deepcopy(DEFAULT["experiments"])
+    experiments["scratch_9ep"] = {**experiments["scratch"], "epochs": 9}
+    plan = P.Plan(config(train={"device": "cuda"}, image={"crop_size": 320}, experiments=experiments))
+    three, nine = plan.train_runtime_min("scratch", manifest), plan.train_runtime_min("scratch_9ep", manifest)
+    assert abs((nine - 30) - 3 * (three - 30)) <= 2  # rounding up each
+    assert 2.4 < nine / three < 3
 
 
 # --- evaluation arguments and targets ------------------------------------------------------------------------------

@@ -41,11 +41,15 @@ TABLE_MEM_PER_CSV_MB = 4
 # A training's memory: all of its inputs, so that the page cache holds the image cache whole after the first epoch
 # (cluster memory limits count it), plus the model, optimizer, batches, CUDA's host memory and the manifests.
 TRAIN_MEM_MARGIN_MB = 8000
-# A training's wall time: its images x epochs at a planning rate well below what was measured (164 images/s on an
-# H200 at 320 px; 7.4 images/s on 2 CPU cores, docs/benchmarks.md), x1.5, plus 30 minutes; at least an hour, at
-# most 23 hours (a training that runs out of time resumes from its last checkpoint when it is run again).
-TRAIN_IMAGES_PER_S_GPU = 50
-TRAIN_IMAGES_PER_S_CPU_THREAD_AT_320PX = 2
+# A training's wall time (the cluster's runtime request): its images x its own epochs at the measured rate, times a
+# safety factor, plus 30 minutes (start, cache reads, evaluation); at least an hour, at most 23 hours (a training
+# that runs out of time resumes from its last checkpoint when it is run again). Measured rates (docs/benchmarks.md):
+# 243.8 images/s on an H200 at 320 px, batch 16, bf16, eager (the compiled step is faster, but pays minutes of
+# compilation and may be off); 3.7 images/s per CPU thread at 320 px (7.4 on 2 cores). The safety factor covers a
+# slower GPU (an H100, an A100), a busy node and shared file systems.
+TRAIN_IMAGES_PER_S_GPU = 243.8
+TRAIN_IMAGES_PER_S_CPU_THREAD_AT_320PX = 3.7
+RUNTIME_SAFETY = 2.0
 MIN_RUNTIME_MIN = 60
 MAX_RUNTIME_MIN = 23 * 60
 # A training on a GPU keeps two CPU threads busy: its loop (kernel launches) and the thread that prefetches batches
@@ -56,6 +60,8 @@ TRAINING_THREADS_ON_GPU = 2
 FROZEN_COST = 0.45
 
 IMAGENET_WEIGHTS = "resources/densenet121-imagenet.pth"
+# Inductor's caches for train.compile, shared by every training of the run (and by later runs)
+COMPILE_CACHE = "resources/torch-compile-cache"
 PAPER_VALUES = "workflow/data/paper_values.yaml"
 REPORT_CAPTIONS = tuple(
     f"workflow/report/{name}.rst"
@@ -297,6 +303,7 @@ class Plan:
             "--fast" if t["fast"] else "--no-fast",
             "--deterministic" if t["deterministic"] else "--no-deterministic",
             f"--compile {t['compile']}",
+            *([f"--compile-cache {COMPILE_CACHE}"] if t["compile"] != "off" else []),
             f"--log-every {t['log_every']}",
             f"--checkpoint-every {t['checkpoint_every']}",
         ]
@@ -343,12 +350,12 @@ class Plan:
             if not os.path.exists(csv):
                 raise NotYetKnown(csv)
             images = csv_rows(csv)
+        scale = (320 / self.config["image"]["crop_size"]) ** 2  # the rate goes with the pixels per image
         if self.config["train"]["device"] == "cuda":
-            rate = TRAIN_IMAGES_PER_S_GPU
+            rate = TRAIN_IMAGES_PER_S_GPU * scale
         else:
-            scale = (320 / self.config["image"]["crop_size"]) ** 2
             rate = TRAIN_IMAGES_PER_S_CPU_THREAD_AT_320PX * self.train_threads() * scale
-        minutes = 30 + 1.5 * images * self.epochs_of(name) / rate / 60
+        minutes = 30 + RUNTIME_SAFETY * images * self.epochs_of(name) / rate / 60
         return min(MAX_RUNTIME_MIN, max(MIN_RUNTIME_MIN, math.ceil(minutes)))
 
     # -----------------------------------------------------------------------------------------------------------

@@ -83,9 +83,10 @@ def run(args: argparse.Namespace) -> None:
     if use_channels_last("cpu", checkpoint["config"].get("fast", True)):  # the layout it trained in; maps in fp32
         model.to_channels_last()
     manifest = pd.read_csv(args.manifest, dtype={"Path": str}, keep_default_na=False)
-    array, lookup = open_cache(*args.cache)
+    array, lookup, check = open_cache(*args.cache)
     paths = manifest["Path"].tolist()
     rows = dict(zip(paths, rows_for(paths, lookup, args.manifest), strict=True))
+    check(np.fromiter(rows.values(), dtype=np.int64))  # the rows as the cache step wrote them
     predictions = pd.read_csv(args.predictions, dtype={"Path": str}).set_index("Path")
     labels = read_csv(args.labels).set_index("Path")
     labels[list(OBSERVATIONS)] = labels[list(OBSERVATIONS)].apply(pd.to_numeric, errors="coerce")

@@ -28,14 +28,17 @@ def run(args: argparse.Namespace) -> None:
     from chexpertnet.fileio import write_csv
     from chexpertnet.observations import OBSERVATIONS
     from chexpertnet.train.checkpoint import load_model
+    from chexpertnet.train.gpuslots import claim_for_job
     from chexpertnet.train.predict import predict_probabilities
 
+    claim_for_job(args.device, log=lambda record: print(json.dumps(record), file=sys.stderr))  # before CUDA
     torch.set_num_threads(max(1, args.threads))
     model, checkpoint = load_model(args.model)
     config = checkpoint["config"]
     manifest = pd.read_csv(args.manifest, dtype={"Path": str, "patient": str}, keep_default_na=False)
-    array, lookup = open_cache(*args.cache)
+    array, lookup, check = open_cache(*args.cache)
     rows = rows_for(manifest["Path"].tolist(), lookup, args.manifest)
+    check(rows)  # the rows as the cache step wrote them
     probabilities = predict_probabilities(model, array, rows, config["crop_size"], args.batch_size, args.device,
                                           config["fast"])  # fmt: skip
     out = manifest[["Path", "patient", "study", "view"]].copy()

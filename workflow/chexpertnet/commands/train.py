@@ -38,6 +38,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--deterministic", action=argparse.BooleanOptionalAction, default=True)
     p.add_argument("--compile", choices=("off", "default", "reduce-overhead"), default="off",
                    help="torch.compile the training forward/backward (reduce-overhead: with CUDA graphs)")
+    p.add_argument("--compile-cache", metavar="DIR",
+                   help="with --compile: Inductor's cache folder, shared by the run's trainings (the first of a "
+                        "configuration compiles, the later ones load its kernels)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--log-every", type=int, default=20)
     p.add_argument("--checkpoint-every", type=int, default=100)
@@ -63,10 +66,10 @@ def load_split(manifest_file: str, cache: list[str]):
     from chexpertnet.train.loop import Split
 
     manifest = pd.read_csv(manifest_file, dtype={"Path": str, "substitutes_for": str}, keep_default_na=False)
-    array, lookup = open_cache(*cache)
+    array, lookup, check = open_cache(*cache)
     classes, mask = manifest_arrays(manifest)
     rows = rows_for(manifest["Path"].tolist(), lookup, manifest_file)
-    return Split(array=array, rows=rows, classes=classes, mask=mask, paths=manifest["Path"].tolist())
+    return Split(array=array, rows=rows, classes=classes, mask=mask, paths=manifest["Path"].tolist(), check=check)
 
 
 def epoch_predictions(valid_manifest: str, probabilities: list):
@@ -108,6 +111,10 @@ def staged_caches(caches: dict[str, list[str]], scratch: str | None) -> tuple[di
 
 
 def run(args: argparse.Namespace) -> None:
+    from chexpertnet.train.compilecache import use_compile_cache
+
+    if args.compile != "off":  # before torch is imported (it fixes its cache folder then)
+        use_compile_cache(args.compile_cache)
     import numpy as np
     import pandas as pd
     import torch
@@ -116,11 +123,14 @@ def run(args: argparse.Namespace) -> None:
     from chexpertnet.fileio import write_csv, write_json, write_text
     from chexpertnet.train.checkpoint import save_checkpoint
     from chexpertnet.train.fingerprint import training_fingerprint
+    from chexpertnet.train.gpuslots import claim_for_job
     from chexpertnet.train.loop import TrainConfig, clear_state, train
     from chexpertnet.train.model import IMAGENET_MEAN, IMAGENET_STD
     from chexpertnet.train.numerics import numeric_path
     from chexpertnet.train.weights import load_pretrained_state
 
+    # before anything touches CUDA: on a machine with several GPUs, this job's own GPU (train/gpuslots.py)
+    gpu = claim_for_job(args.device, log=lambda record: print(json.dumps(record), file=sys.stderr))
     if args.normalization == "dataset":
         if not args.stats:
             raise SystemExit("--normalization dataset needs --stats (the dataset statistics JSON)")
@@ -155,7 +165,7 @@ def run(args: argparse.Namespace) -> None:
                    "valid_manifest": args.valid_manifest, "pretrained": config.pretrained_file, "stats": args.stats},
             caches=caches,  # content digests: a staged copy has its original's
             environment={"numeric_path": numeric_path(torch.device(args.device).type, args.fast),
-                         "torch": torch.__version__},
+                         "torch": str(torch.__version__)},
         )  # fmt: skip
     finally:
         # The staged arrays are memory-mapped now: removing their names frees nothing until the process ends, but
@@ -176,7 +186,9 @@ def run(args: argparse.Namespace) -> None:
     }
     write_text(args.out_history, "".join(json.dumps(r, sort_keys=True) + "\n" for r in result["history"]))
     write_json(args.out_config, resolved)
-    write_json(args.out_throughput, result["throughput"])
+    if gpu is not None and torch.cuda.is_available():
+        gpu = {**gpu, "name": torch.cuda.get_device_name(0)}
+    write_json(args.out_throughput, {**result["throughput"], "gpu": gpu})
     per_epoch = epoch_predictions(args.valid_manifest, result["epoch_probabilities"])
     if args.out_epochs:
         write_csv(args.out_epochs, per_epoch, float_format="%.8f")
@@ -186,4 +198,4 @@ def run(args: argparse.Namespace) -> None:
     save_checkpoint(Path(args.out_model), result["model"].cpu(), result["optimizer"], config, result["epoch"],
                     result["step"], normalization=args.normalization, fingerprint=fingerprint)  # fmt: skip
     clear_state(state_dir)  # every output is in place: this job is done and is never resumed
-    print(json.dumps({"done": True, **result["throughput"]}), file=sys.stderr)
+    print(json.dumps({"done": True, **result["throughput"], "gpu": gpu}), file=sys.stderr)

@@ -26,6 +26,7 @@ import pandas as pd
 from PIL import Image
 from tqdm import tqdm
 
+from chexpertnet.data.chexpert import DataError
 from chexpertnet.data.stats import BINS
 from chexpertnet.fileio import atomic_path, write_csv
 
@@ -191,8 +192,42 @@ def read_index(index_file: str | os.PathLike) -> pd.DataFrame:
     return pd.read_csv(index_file, dtype={"row": np.int64, "Path": str, "digest": str})
 
 
-def open_cache(array_file: str | os.PathLike, index_file: str | os.PathLike) -> tuple[np.ndarray, dict[str, int]]:
-    """(memory-mapped array, {Path: row})."""
+class DamagedCache(DataError):
+    """A cache row whose pixels do not match the digest its index recorded when the row was written."""
+
+
+class RowCheck:
+    """Checks each row of a cache against its BLAKE2b digest in the index the first time a job reads it, so a
+    damaged array (a flipped byte, a truncated copy) stops the job with the file, the row and the fix instead of being
+    trained or scored on. Every row is hashed once per job (in the training's loader thread during the first epoch);
+    later reads cost a lookup. An index without digests (an older cache) checks nothing."""
+
+    def __init__(self, array: np.ndarray, index: pd.DataFrame, array_file: str | os.PathLike,
+                 index_file: str | os.PathLike):  # fmt: skip
+        self.array, self.array_file, self.index_file = array, array_file, index_file
+        self.digests = index["digest"].tolist() if "digest" in index.columns else None
+        self.paths = index["Path"].tolist()
+        self.seen = np.zeros(len(array), dtype=bool)
+
+    def __call__(self, rows: np.ndarray) -> None:
+        if self.digests is None:
+            return
+        rows = np.asarray(rows, dtype=np.int64)
+        new = np.unique(rows[~self.seen[rows]])
+        for row in new:
+            if row_digest(self.array[row]) != self.digests[row]:
+                raise DamagedCache(
+                    f"{self.array_file} row {row} ({self.paths[row]}) does not match its digest in "
+                    f"{self.index_file}: the cache is damaged (or the two files come from different runs). Delete "
+                    f"{self.array_file} and {self.index_file} and rerun the workflow: the cache step rebuilds them"
+                )
+        self.seen[new] = True
+
+
+def open_cache(
+    array_file: str | os.PathLike, index_file: str | os.PathLike
+) -> tuple[np.ndarray, dict[str, int], RowCheck]:
+    """(memory-mapped array, {Path: row}, the check that the rows a job reads are those the cache step wrote)."""
     array = np.load(array_file, mmap_mode="r")
     index = read_index(index_file)
     if len(index) != len(array):
@@ -200,7 +235,7 @@ def open_cache(array_file: str | os.PathLike, index_file: str | os.PathLike) -> 
             f"{index_file} lists {len(index)} images but {array_file} holds {len(array)}: the cache is stale or "
             f"damaged; delete both files and rerun the cache step"
         )
-    return array, dict(zip(index["Path"], index["row"], strict=True))
+    return array, dict(zip(index["Path"], index["row"], strict=True)), RowCheck(array, index, array_file, index_file)
 
 
 def rows_for(paths: Sequence[str], lookup: dict[str, int], source: str) -> np.ndarray:

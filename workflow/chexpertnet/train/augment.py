@@ -26,13 +26,15 @@ def draw_crops(
 def crop_flip_gather(
     batch: torch.Tensor, ys: torch.Tensor, xs: torch.Tensor, flips: torch.Tensor, crop: int
 ) -> torch.Tensor:
-    """(N, H, W) -> (N, crop, crop) in one gather on the batch's device."""
+    """(N, H, W) -> (N, crop, crop) in one gather on the batch's device (every index built there, so that the
+    gather can sit inside a compiled step and its CUDA graph)."""
     device = batch.device
-    steps = torch.arange(crop)
+    ys, xs, flips = ys.to(device), xs.to(device), flips.to(device)
+    steps = torch.arange(crop, device=device)
     rows = ys[:, None] + steps
     cols = torch.where(flips[:, None], xs[:, None] + crop - 1 - steps, xs[:, None] + steps)
-    index = torch.arange(len(batch))[:, None, None]
-    return batch[index.to(device), rows[:, :, None].to(device), cols[:, None, :].to(device)]
+    index = torch.arange(len(batch), device=device)[:, None, None]
+    return batch[index, rows[:, :, None], cols[:, None, :]]
 
 
 def crop_flip_numpy(

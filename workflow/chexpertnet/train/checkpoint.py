@@ -12,6 +12,7 @@ import torch
 from chexpertnet import __version__
 from chexpertnet.fileio import atomic_path
 from chexpertnet.train.model import ARCH, CheXpertNet
+from chexpertnet.train.safeload import load_weights
 
 CHECKPOINT_KEYS = ("arch", "version", "config", "state_dict", "optimizer", "epoch", "step")
 
@@ -34,7 +35,7 @@ def save_checkpoint(path: Path, model: CheXpertNet, optimizer, config, epoch: in
 
 def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> tuple[CheXpertNet, dict]:
     """Rebuild the model from a checkpoint file alone."""
-    checkpoint = torch.load(path, map_location=map_location, weights_only=False)
+    checkpoint = load_weights(path, map_location)
     missing = [k for k in CHECKPOINT_KEYS if k not in checkpoint]
     if missing or checkpoint["arch"] != ARCH:
         raise ValueError(f"{path} is not a CheXpertNet checkpoint (missing {missing}, arch {checkpoint.get('arch')})")

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from chexpertnet.data.cache import row_digest
+from chexpertnet.data.cache import DamagedCache, row_digest
 from chexpertnet.fileio import sha256_file
 
 # Rows of a cache array whose pixels are checked against the index's digests when the cache is fingerprinted (a
@@ -42,9 +42,10 @@ def cache_digest(array_file: str | os.PathLike, index_file: str | os.PathLike, c
         )
     for row in np.unique(np.linspace(0, len(array) - 1, min(checked_rows, len(array))).astype(np.int64)):
         if row_digest(array[row]) != index["digest"].iloc[row]:
-            raise ValueError(
+            raise DamagedCache(
                 f"{array_file} row {row} ({index['Path'].iloc[row]}) does not match its digest in {index_file}: the "
-                f"array is damaged or the two files come from different runs; delete both and rerun the cache step"
+                f"cache is damaged (or the two files come from different runs). Delete {array_file} and {index_file} "
+                f"and rerun the workflow: the cache step rebuilds them"
             )
     return digest.hexdigest()
 

@@ -37,7 +37,15 @@ from chexpertnet.train.checkpoint import save_checkpoint
 from chexpertnet.train.fingerprint import changed_components, training_fingerprint
 from chexpertnet.train.loss import binary_cross_entropy, positive_probability, weighted_cross_entropy
 from chexpertnet.train.model import IMAGENET_MEAN, IMAGENET_STD, CheXpertNet, load_backbone
-from chexpertnet.train.numerics import autocast_for, derived_seed, numeric_path, seed_everything, use_channels_last
+from chexpertnet.train.numerics import (
+    autocast_for,
+    derived_seed,
+    numeric_path,
+    seed_everything,
+    use_bf16,
+    use_channels_last,
+)
+from chexpertnet.train.safeload import load_weights
 
 RESUME_FILE = "resume.pt"
 WARMUP_STEPS = 10  # throughput.json also reports the rate after this process's first steps (autotuning, compiling)
@@ -88,6 +96,8 @@ class Split:
     classes: np.ndarray
     mask: np.ndarray
     paths: list[str] = field(default_factory=list)
+    # called with the rows about to be read (the cache's RowCheck: raises on a damaged row); None checks nothing
+    check: Callable[[np.ndarray], None] | None = None
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -156,23 +166,39 @@ COMPILE_MODES = ("off", "default", "reduce-overhead")
 COMPILE_BACKEND_ENV = "CHEXPERTNET_COMPILE_BACKEND"  # tests on the CPU: aot_eager (the same graphs, no code generation)
 
 
-def compiled_forward(model: CheXpertNet, mode: str) -> Callable[[torch.Tensor], torch.Tensor]:
-    """The model's training forward (and, through autograd, its backward) for ``train.compile``.
+def training_step(
+    model: CheXpertNet, config: TrainConfig, class_weights: torch.Tensor
+) -> Callable[[torch.Tensor, tuple | None, torch.Tensor, torch.Tensor], torch.Tensor]:
+    """One step's work after the host-to-device copy, as one function: the crop/flip gather (GPU path: whole cached
+    images arrive with their crop offsets), uint8 to float and normalization (inside the model), the forward under
+    autocast and the class-weighted loss; returns the loss, whose backward autograd derives (compiled with it).
 
-    ``off``: the model itself. ``default``: torch.compile (Inductor fuses the element-wise work). ``reduce-overhead``:
-    the same plus CUDA graphs, which replay the whole forward and the whole backward with one launch each (at batch
-    16 an eager DenseNet-121 step is bound by ~2,000 kernel launches: 5.5x faster on an H200, docs/benchmarks.md).
-    Training batches all have the same shape (full batches only), so one graph serves every step. Only the
-    training forward is compiled: evaluation, checkpoints and CAMs use ``model`` itself (no recompilation when the
-    model switches to eval mode, and state dict keys without the ``_orig_mod.`` prefix). The optimizer step stays
-    eager: on CUDA it is fused Adam, a handful of launches.
+    ``train.compile`` ``off``: the function itself. ``default``: torch.compile of the whole step (Inductor fuses the
+    gather, the normalization and the loss with the network's element-wise work). ``reduce-overhead``: the same plus
+    CUDA graphs, which replay the whole forward and the whole backward with one launch each (at batch 16 an eager
+    DenseNet-121 step is bound by ~2,000 kernel launches). Training batches all have the same shape (full batches
+    only), so one graph serves every step. Evaluation, checkpoints and CAMs use ``model`` itself (no recompilation
+    when the model switches to eval mode, and state dict keys without the ``_orig_mod.`` prefix). The optimizer step
+    stays eager (on CUDA fused Adam, a handful of launches), and so does the NaN watch (a few scalar kernels on the
+    device, no host sync).
     """
-    if mode not in COMPILE_MODES:
-        raise ValueError(f"train.compile is {mode!r}; use one of {', '.join(COMPILE_MODES)}")
-    if mode == "off":
-        return model
+    if config.compile not in COMPILE_MODES:
+        raise ValueError(f"train.compile is {config.compile!r}; use one of {', '.join(COMPILE_MODES)}")
+
+    device_type, bf16 = torch.device(config.device).type, use_bf16(torch.device(config.device).type, config.fast)
+
+    def step(images: torch.Tensor, crops: tuple | None, targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        if crops is not None:
+            images = crop_flip_gather(images, *crops, config.crop_size)
+        with torch.autocast(device_type=device_type, dtype=torch.bfloat16, enabled=bf16):  # as autocast_context
+            logits = model(images)
+        return weighted_cross_entropy(logits.float(), targets, mask, class_weights)
+
+    if config.compile == "off":
+        return step
     backend = os.environ.get(COMPILE_BACKEND_ENV) or "inductor"
-    return torch.compile(model, mode=None if mode == "default" else mode, backend=backend, fullgraph=True)
+    mode = None if config.compile == "default" else config.compile
+    return torch.compile(step, mode=mode, backend=backend, fullgraph=True)
 
 
 def set_training_mode(model: CheXpertNet, config: TrainConfig) -> None:
@@ -201,6 +227,8 @@ def train_batches(split: Split, config: TrainConfig, epoch: int, start_batch: in
         generator = torch.Generator().manual_seed(derived_seed(config.seed, epoch, b + 1))
         crops = draw_crops(len(index), height, width, config.crop_size, config.hflip, generator)
         rows = split.rows[index]
+        if split.check is not None:  # in the loader's thread: first epoch hashes each row once
+            split.check(rows)
         if on_gpu:  # whole cached images go to the GPU (pinned), crop and flip happen there
             images = torch.from_numpy(split.array[np.sort(rows)])
             images = images[torch.from_numpy(np.argsort(np.argsort(rows)))].pin_memory()
@@ -273,6 +301,8 @@ def evaluate(model: CheXpertNet, split: Split, config: TrainConfig, device: torc
     with torch.no_grad(), autocast_context(config):
         for start in range(0, len(split), config.eval_batch_size):
             rows = split.rows[start : start + config.eval_batch_size]
+            if split.check is not None:
+                split.check(rows)
             order = np.argsort(rows)
             images = torch.from_numpy(split.array[rows[order]])[torch.from_numpy(np.argsort(order))]
             images = center_crop(images, config.crop_size).to(device, non_blocking=True)
@@ -360,14 +390,14 @@ def train(
         model.to_channels_last()
     model.to(device)
     set_training_mode(model, config)
-    forward = compiled_forward(model, config.compile)
+    class_weights = torch.as_tensor(weights, dtype=torch.float32, device=device)
+    step_loss = training_step(model, config, class_weights)
     graphs = config.compile == "reduce-overhead" and device.type == "cuda"
     log({"event": "compile", "mode": config.compile, "cuda_graphs": graphs})
     trained = [p for p in model.parameters() if p.requires_grad]
     # fused Adam on GPUs: one kernel for every parameter instead of several per tensor (measured 1.10x per step at
     # batch 16 on an H200, docs/benchmarks.md); the CPU keeps the reference implementation
     optimizer = torch.optim.Adam(trained, lr=config.lr, betas=tuple(config.betas), fused=device.type == "cuda")
-    class_weights = torch.as_tensor(weights, dtype=torch.float32, device=device)
 
     fingerprint = settings_fingerprint(config) if fingerprint is None else fingerprint
     resume_file = Path(state_dir) / RESUME_FILE
@@ -376,7 +406,7 @@ def train(
     running = 0.0  # sum of the training losses since the last log record
     if resume_file.exists():
         try:
-            saved = torch.load(resume_file, map_location=device, weights_only=False)
+            saved = load_weights(resume_file, device)
         except Exception as exc:  # unreadable (another torch version, a damaged disk): never worth a crash
             _discard_state(resume_file, f"unreadable: {type(exc).__name__}: {exc}", log)
         else:
@@ -387,7 +417,7 @@ def train(
                 model.load_state_dict(saved["state_dict"])
                 optimizer.load_state_dict(saved["optimizer"])
                 epoch, batch, step, history = saved["epoch"], saved["batch"], saved["step"], saved["history"]
-                epoch_probabilities = list(saved.get("epoch_probabilities", []))
+                epoch_probabilities = [p.cpu().numpy() for p in saved.get("epoch_probabilities", [])]
                 running = saved["running_loss"]
                 log({"event": "resumed", "file": str(resume_file), "epoch": epoch, "batch": batch, "step": step})
     start_step = step
@@ -396,7 +426,7 @@ def train(
     def checkpoint(next_epoch: int, next_batch: int) -> None:
         save_checkpoint(resume_file, model, optimizer, config, next_epoch, step, batch=next_batch, history=history,
                         running_loss=float(running), fingerprint=fingerprint,
-                        epoch_probabilities=epoch_probabilities)  # fmt: skip
+                        epoch_probabilities=[torch.from_numpy(p) for p in epoch_probabilities])  # fmt: skip
         if step == pause_at:
             _pause_for_test(state_dir, step, log)
 
@@ -414,13 +444,11 @@ def train(
                 got_batch = time.perf_counter()
                 images = images.to(device, non_blocking=True)
                 if crops is not None:
-                    images = crop_flip_gather(images, *crops, config.crop_size)
+                    crops = tuple(c.to(device, non_blocking=True) for c in crops)
                 targets, mask = targets.to(device, non_blocking=True), mask.to(device, non_blocking=True)
                 if graphs:  # a new iteration: the previous step's graph outputs may be overwritten
                     torch.compiler.cudagraph_mark_step_begin()
-                with autocast_context(config):
-                    logits = forward(images)
-                loss = weighted_cross_entropy(logits.float(), targets, mask, class_weights)
+                loss = step_loss(images, crops, targets, mask)
                 # no host sync per step: the first non-finite loss is remembered on the device and checked (one
                 # sync) before every log record, checkpoint and evaluation, so nothing is written after it
                 watch.observe(loss, step + 1)

@@ -11,6 +11,7 @@ from torchvision.models import DenseNet121_Weights, densenet121
 
 from chexpertnet.data.chexpert import DataError
 from chexpertnet.fileio import atomic_path
+from chexpertnet.train.safeload import load_weights
 
 WEIGHTS = DenseNet121_Weights.IMAGENET1K_V1
 
@@ -38,7 +39,7 @@ def fetch_imagenet_weights(out: str | os.PathLike) -> None:
 def load_pretrained_state(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     """A state dict from a file: torchvision's format, the synthetic pretraining's, or a CheXpertNet checkpoint."""
     try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
+        state = load_weights(path)
     except FileNotFoundError:
         raise DataError(f"pretrained weights {path} not found: set train.pretrained to an existing file") from None
     if isinstance(state, dict) and "state_dict" in state and "arch" in state:  # another run's checkpoint
