@@ -100,10 +100,32 @@ def quote_all(flag: str, *rows: tuple) -> str:
     return " ".join(f"{flag} " + " ".join(shlex.quote(str(v)) for v in row) for row in rows)
 
 
-class Plan:
-    """Paths, targets, arguments and requests of one run of the workflow (one config)."""
+# A plan before the data (a dry run of a real-data config whose dataset.root is not set): the sizes of
+# CheXpert-v1.0-small as published (both releases list the same images), and a CSV's size from its rows at the
+# bytes per row of CheXpert's train.csv (about 120: the path, sex, age, view and 14 labels).
+PUBLISHED_ROWS = {"train": 223_414, "valid": 234}
+CSV_BYTES_PER_ROW = 120
+PREVIEW_ROOT = "<dataset.root>"
 
-    def __init__(self, config: dict):
+
+def is_dry_run(argv: list[str]) -> bool:
+    """Whether Snakemake's command line asks for a dry run (-n, --dry-run, --dryrun, or -n among short flags)."""
+    for arg in argv[1:]:
+        if arg in ("--dry-run", "--dryrun", "--just-print"):
+            return True
+        if re.fullmatch(r"-[A-Za-z]*n[A-Za-z]*", arg):
+            return True
+    return False
+
+
+class Plan:
+    """Paths, targets, arguments and requests of one run of the workflow (one config).
+
+    ``preview``: Snakemake was asked for a dry run. A real-data config without dataset.root then plans from the
+    published sizes (PUBLISHED_ROWS) instead of stopping at the root check, so the jobs and their cluster requests
+    can be seen before the data is downloaded; any other run still stops there."""
+
+    def __init__(self, config: dict, preview: bool = False):
         self.config = config
         self.dataset = config["dataset"]["name"]
         self.results = f"results/{self.dataset}"
@@ -112,6 +134,7 @@ class Plan:
         self.folder = config["dataset"].get("folder", DEFAULT_FOLDER)
         self.phantom = config["dataset"]["source"] == "phantom"
         self.real_data = not self.phantom
+        self.preview = preview and self.real_data and not config["dataset"].get("root")
         # The validated view (chexpertnet.data.dataview): every step after validation reads the data through it.
         self.view = f"{self.results}/data/validated"
         self.validation = f"{self.results}/validation.json"
@@ -154,6 +177,8 @@ class Plan:
         """The folder that contains the dataset folder (CheXpert-v1.0-small/)."""
         if self.phantom:
             return f"{self.results}/data"
+        if self.preview:
+            return PREVIEW_ROOT
         root = self.config["dataset"].get("root")
         if not root:
             raise ValueError(
@@ -191,6 +216,24 @@ class Plan:
                 raise ValueError("config: no test split (set dataset.test, or phantom.test_patients above 0)")
             return self.test["labels"]
         return f"{self.data_root()}/{self.folder}/{split}.csv"
+
+    def validate_input(self, split: str) -> str | list:
+        """The split's CSV as the validate job's input; none in a plan before the data."""
+        return [] if self.preview else self.split_csv(split)
+
+    def split_rows(self, split: str) -> int:
+        """Rows of the split's CSV where the data live (the published count in a plan before the data)."""
+        if self.preview:
+            return PUBLISHED_ROWS[split]
+        csv = self.split_csv(split)
+        if not os.path.exists(csv):
+            raise NotYetKnown(csv)
+        return csv_rows(csv)
+
+    def split_csv_mb(self, split: str) -> float:
+        if self.preview:
+            return PUBLISHED_ROWS[split] * CSV_BYTES_PER_ROW / MB
+        return os.path.getsize(self.split_csv(split)) / MB
 
     def view_csv(self, split: str) -> str:
         return f"{self.view}/{self.folder}/{split}.csv"
@@ -316,15 +359,13 @@ class Plan:
         m = self._planned.match(str(file))
         if m is None:
             return 0.0
-        csv = self.split_csv(m["split"] or m["manifest_split"] or m["view_split"])
-        if not os.path.exists(csv):
-            raise NotYetKnown(csv)
-        rows = csv_rows(csv)
+        split = m["split"] or m["manifest_split"] or m["view_split"]
+        rows = self.split_rows(split)
         if m["kind"] == ".npy":
             return (NPY_HEADER_BYTES + rows * self.config["image"]["cache_size"] ** 2) / MB
         if m["kind"] == ".histograms.npy":
             return (NPY_HEADER_BYTES + rows * HISTOGRAM_ROW_BYTES) / MB
-        return os.path.getsize(csv) / MB
+        return self.split_csv_mb(split)
 
     def input_mb(self, files) -> float:
         """MB of input files, those not made yet as :meth:`planned_mb` says."""
@@ -343,13 +384,7 @@ class Plan:
     def train_runtime_min(self, name: str, train_manifest: str) -> int:
         """Wall time of a training of experiment ``name`` on the images of ``train_manifest`` (before it exists:
         the train CSV's, which every view variant keeps)."""
-        if os.path.exists(train_manifest):
-            images = csv_rows(train_manifest)
-        else:
-            csv = self.split_csv("train")
-            if not os.path.exists(csv):
-                raise NotYetKnown(csv)
-            images = csv_rows(csv)
+        images = csv_rows(train_manifest) if os.path.exists(train_manifest) else self.split_rows("train")
         scale = (320 / self.config["image"]["crop_size"]) ** 2  # the rate goes with the pixels per image
         if self.config["train"]["device"] == "cuda":
             rate = TRAIN_IMAGES_PER_S_GPU * scale

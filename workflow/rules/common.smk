@@ -16,7 +16,14 @@ PACKAGE_DIR = Path(workflow.basedir) / "workflow"
 sys.path.insert(0, str(PACKAGE_DIR))
 from chexpertnet import codehash, fileio, plan  # standard library only
 
-PLAN = plan.Plan(config)
+PLAN = plan.Plan(config, preview=plan.is_dry_run(sys.argv))
+if PLAN.preview:
+    print(
+        f"dataset.root is not set: a plan only, with the sizes of {PLAN.folder} as published "
+        f"({plan.PUBLISHED_ROWS['train']:,} train and {plan.PUBLISHED_ROWS['valid']} valid images); the data is not "
+        "there yet. Set dataset.root to the folder that contains it to run.",
+        file=sys.stderr,
+    )
 
 RESULTS = PLAN.results
 LOGS = PLAN.logs
@@ -80,6 +87,7 @@ shell.prefix(shell_prefix())
 # itself, so its view is an ordinary input and has no stamps.
 data_threads = PLAN.data_threads
 split_csv = PLAN.split_csv
+validate_input = PLAN.validate_input
 view_csv = PLAN.view_csv
 csv_stamp = PLAN.csv_stamp
 phantom_test_labels = PLAN.phantom_test_labels
@@ -108,6 +116,8 @@ def _file_sha256(path, size, mtime_ns):
 
 def csv_digest(wildcards):
     """SHA-256 of the split's CSV at dataset.root, at DAG time (real data only: the stamp rule's parameter)."""
+    if PLAN.preview:
+        return "unknown-before-the-data"
     csv = split_csv(wildcards.split)
     st = os.stat(csv)
     return _file_sha256(csv, st.st_size, st.st_mtime_ns)
