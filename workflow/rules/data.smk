@@ -54,13 +54,11 @@ rule validate:
         mem_mb=4000,
         runtime=120,
     params:
-        train=split_csv("train"),
-        valid=split_csv("valid"),
         view=view_folder,
         folder=DATA_FOLDER,
         code=code_hash("validate"),
     shell:
-        "python -m chexpertnet validate --train-csv {params.train:q} --valid-csv {params.valid:q}"
+        "python -m chexpertnet validate --train-csv {input.train} --valid-csv {input.valid}"
         " --threads {threads} --out {output.report} --out-view {params.view} --folder {params.folder} 2> {log}"
 
 

@@ -196,6 +196,7 @@ def run(args: argparse.Namespace) -> None:
         final = per_epoch[per_epoch["epoch"] == per_epoch["epoch"].max()].drop(columns="epoch")
         write_csv(args.out_predictions, final, float_format="%.8f")
     save_checkpoint(Path(args.out_model), result["model"].cpu(), result["optimizer"], config, result["epoch"],
-                    result["step"], normalization=args.normalization, fingerprint=fingerprint)  # fmt: skip
+                    result["step"], normalization=args.normalization, fingerprint=fingerprint,
+                    image_size=int(train_split.array.shape[1]))  # fmt: skip
     clear_state(state_dir)  # every output is in place: this job is done and is never resumed
     print(json.dumps({"done": True, **result["throughput"], "gpu": gpu}), file=sys.stderr)
