@@ -100,6 +100,7 @@ def test_default_dag_builds_every_data_output(tiny_run):
     for rule in ("phantom", "validate", "pretrain_synthetic"):
         assert (results / f"logs/{rule}.log").exists() and (results / f"benchmarks/{rule}.tsv").exists()
     assert not list(results.rglob("*.tmp*")), "temporary files left behind"
+    assert not (results / "state").exists(), "a finished run keeps no resume states, nor their empty folders"
 
 
 def test_up_to_date_tree_plans_nothing(tiny_run):

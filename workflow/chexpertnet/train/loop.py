@@ -347,12 +347,20 @@ def _discard_state(resume_file: Path, reason: str, log: Callable[[dict], None]) 
 
 
 def clear_state(state_dir: Path) -> None:
-    """Remove a finished job's resume state (and its folder, if nothing else is in it)."""
+    """Remove a finished job's resume state and its folder if nothing else is in it; in the workflow's layout
+    (``state/<experiment>/seed<N>``) also the experiment's and the ``state`` folder once they are empty, so a
+    finished run leaves no empty folders (another job's resume state keeps them)."""
     state_dir = Path(state_dir)
     for file in [state_dir / RESUME_FILE, *state_dir.glob(f"{PAUSED_PREFIX}*")]:
         file.unlink(missing_ok=True)
-    with contextlib.suppress(OSError):
-        state_dir.rmdir()
+    folders = [state_dir]
+    if state_dir.parent.parent.name == "state":
+        folders += [state_dir.parent, state_dir.parent.parent]
+    for folder in folders:
+        try:
+            folder.rmdir()  # only when empty
+        except OSError:
+            return
 
 
 def _pause_for_test(state_dir: Path, step: int, log: Callable[[dict], None]) -> None:
