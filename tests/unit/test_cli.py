@@ -25,3 +25,16 @@ def test_module_entry_point():
         env={"PYTHONPATH": str(REPO / "workflow"), "PATH": "/usr/bin:/bin"},
     )  # fmt: skip
     assert result.returncode == 0 and all(c in result.stdout for c in COMMANDS)
+
+
+def test_every_commands_help_prints_its_text_as_written(capsys):
+    """No argparse escapes (``%%``) in what a user reads."""
+    from chexpertnet.cli import build_parser
+
+    parser = build_parser()
+    commands = parser._subparsers._group_actions[0].choices
+    for name, sub in commands.items():
+        text = sub.format_help()
+        assert "%%" not in text, name
+    assert "%%" not in parser.format_help()
+    assert "95% bootstrap CIs" in commands["score"].format_help().replace("\n", " ")
