@@ -1,7 +1,7 @@
 """What this CPU can do for the workflow, before you run it: its instruction sets, the DenseNet-121 training-step
 microbenchmark, and the expected time of the built-in default run (`snakemake --cores all`).
 
-The microbenchmark is the one of issue 12 (a train step of the project's model: forward, the paper's loss, backward,
+The microbenchmark is the reference one (a train step of the project's model: forward, the paper's loss, backward,
 Adam; batch 16 of random images; fp32), at 96 and 64 px, on 1 and 2 threads, NCHW and channels_last; then the
 numeric path the workflow would use here (bf16 autocast + channels_last where the CPU has native bf16). Each figure
 is printed beside the reference machine's (a 2-core AMD EPYC Zen 3, AVX2 only) as a ratio.
@@ -33,7 +33,7 @@ from chexpertnet.train.model import CheXpertNet  # noqa: E402
 from chexpertnet.train.numerics import cpu_supports_bf16, numeric_path  # noqa: E402
 
 BATCH = 16
-# Issue 12's figures from the reference machine (2-core AMD EPYC Zen 3, AVX2, no AVX-512), fp32, img/s
+# The figures of the reference machine (2-core AMD EPYC Zen 3, AVX2, no AVX-512), fp32, img/s
 REFERENCE = {(96, 1, "nchw"): 10.1, (96, 1, "channels_last"): 12.8, (96, 2, "nchw"): 14.3,
              (96, 2, "channels_last"): 17.7, (64, 1, "nchw"): 20.3, (64, 1, "channels_last"): 20.7,
              (64, 2, "nchw"): 25.2, (64, 2, "channels_last"): 32.7}  # fmt: skip

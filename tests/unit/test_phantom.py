@@ -313,7 +313,7 @@ def test_some_findings_show_on_the_lateral_view_only(name, f):
 
 
 def test_lateral_only_variants_have_their_share():
-    """The phantom's lateral-only findings, drawn as the generator draws them: the shares the README states."""
+    """The phantom's lateral-only findings, drawn as the generator draws them: the shares docs/phantom.md states."""
     rng = np.random.default_rng(0)
     draws = {name: [phantom.findings._finding(rng, name) for _ in range(4000)]
              for name in ("Atelectasis", "Pneumothorax", "Lung Lesion")}  # fmt: skip

@@ -236,7 +236,7 @@ def test_upstream_steps_follow_the_sources():
     real_test = config(dataset={"name": "r", "source": "chexpert", "root": "/x", "test": test},
                        train={"pretrained": "torchvision"})  # fmt: skip
     assert P.Plan(real_test).upstream_steps() == [
-        "validate", "cache", "manifest", "stats", "train", "test_labels", "predict", "score", "tables"]
+        "validate", "cache", "manifest", "stats", "train", "test_labels", "predict_cache", "score", "tables"]
 
 
 def test_config_json_puts_the_validated_view_in_place_of_a_real_root():

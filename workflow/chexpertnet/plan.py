@@ -452,7 +452,7 @@ class Plan:
         if self.config["train"]["pretrained"] == "synthetic":
             steps.insert(steps.index("train"), "pretrain")
         if self.test:
-            steps[steps.index("score") : steps.index("score")] = ["test_labels", "predict"]
+            steps[steps.index("score") : steps.index("score")] = ["test_labels", "predict_cache"]
         return steps
 
     def config_json(self) -> str:

@@ -46,9 +46,9 @@ rule predict_test:
         gpu=GPUS_PER_TRAINING,
     params:
         device=config["train"]["device"],
-        code=code_hash("predict"),
+        code=code_hash("predict_cache"),
     shell:
-        "python -m chexpertnet predict --model {input.model} --manifest {input.manifest}"
+        "python -m chexpertnet predict-cache --model {input.model} --manifest {input.manifest}"
         " --cache {input.cache} {input.index} --device {params.device} --threads {threads} --out {output} 2> {log}"
 
 

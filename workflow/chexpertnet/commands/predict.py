@@ -1,8 +1,9 @@
 """chexpertnet predict: a model and images in, P(positive) per image and observation out.
 
-Two inputs: a manifest and its cache (the workflow's steps), or ``--images`` (any folders or files of JPEG/PNG chest
-X-rays, no labels): each image preprocessed as the model was trained (8-bit grayscale, resized to the model's cache
-size, centre crop, the model's normalization), optionally with its class activation map for chosen observations.
+Two inputs: a manifest and its cache (as the workflow's `predict-cache` step), or ``--images`` (any folders or
+files of JPEG/PNG chest X-rays, no labels): each image preprocessed as the model was trained (8-bit grayscale,
+resized to the model's cache size, centre crop, the model's normalization), optionally with its class activation
+map for chosen observations.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import re
 import sys
 from pathlib import Path
 
-ORDER = 90  # position in `chexpertnet --help`
+ORDER = 137  # position in `chexpertnet --help`: a user's tool (it draws CAMs), after the workflow's steps
 HELP = "P(positive) per image and observation: for a manifest's images, or for any folder of chest X-rays"
 EPILOG = """examples:
   chexpertnet predict --images xrays/ --model results/phantom/models/baseline/seed0/model.pt --out p.csv
@@ -80,28 +81,9 @@ def run(args: argparse.Namespace) -> None:
     if args.images is not None:
         predict_images(args, model, checkpoint, file)
     else:
+        from chexpertnet.commands.predict_cache import predict_manifest
+
         predict_manifest(args, model, checkpoint, file)
-
-
-def predict_manifest(args: argparse.Namespace, model, checkpoint: dict, file: str) -> None:
-    import pandas as pd
-
-    from chexpertnet.data.cache import open_cache, rows_for
-    from chexpertnet.fileio import write_csv
-    from chexpertnet.observations import OBSERVATIONS
-    from chexpertnet.train.predict import predict_probabilities
-
-    config = checkpoint["config"]
-    manifest = pd.read_csv(args.manifest, dtype={"Path": str, "patient": str}, keep_default_na=False)
-    array, lookup, check = open_cache(*args.cache)
-    rows = rows_for(manifest["Path"].tolist(), lookup, args.manifest)
-    check(rows)  # the rows as the cache step wrote them
-    probabilities = predict_probabilities(model, array, rows, config["crop_size"], args.batch_size, args.device,
-                                          config["fast"])  # fmt: skip
-    out = manifest[["Path", "patient", "study", "view"]].copy()
-    out[list(OBSERVATIONS)] = probabilities
-    write_csv(args.out, out, float_format="%.8f")
-    print(json.dumps({"images": len(out), "model": file}), file=sys.stderr)
 
 
 def predict_images(args: argparse.Namespace, model, checkpoint: dict, file: str) -> None:
