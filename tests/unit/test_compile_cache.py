@@ -42,5 +42,3 @@ def test_a_second_process_loads_the_first_ones_compiled_step(tmp_path):
     assert second["inductor"].get("fxgraph_cache_hit", 0) >= 1 and not second["inductor"].get("fxgraph_cache_miss")
     assert second["aot_autograd"].get("autograd_cache_hit", 0) == 1
     assert second["seconds"] < first["seconds"]
-    elsewhere = compile_in_a_new_process(tmp_path / "other")  # another folder: compiled again from cold
-    assert elsewhere["inductor"].get("fxgraph_cache_miss", 0) >= 1
