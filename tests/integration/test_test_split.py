@@ -6,6 +6,7 @@ revalidation), and the tables, comparison and claims on it are labelled and agre
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -39,6 +40,7 @@ def test_adding_a_test_set_scores_it_without_retraining(tmp_path):
     config = real_data_config("heldout", data)
     config["experiments"]["frontal"] = {**config["experiments"]["baseline"], "views": "frontal"}
     config["train"].update(epochs=1)
+    config["cam"]["chexlocalize"] = str(data / "gt_segmentations_val.json")  # CheXlocalize's truth of valid
     (workdir / "config/heldout.yaml").write_text(yaml.safe_dump(config))
     snakemake(workdir, "--configfile", "config/heldout.yaml")
     results = workdir / RESULTS
@@ -48,10 +50,11 @@ def test_adding_a_test_set_scores_it_without_retraining(tmp_path):
     # the test set is added: only its own steps, the tables and the report run
     config["dataset"]["test"] = {"labels": str(data / "test_groundtruth.csv"),
                                  "images": str(data / "CheXpert-v1.0-small")}  # fmt: skip
+    config["cam"]["chexlocalize_test"] = str(data / "gt_segmentations_test.json")  # and of the test set
     (workdir / "config/heldout.yaml").write_text(yaml.safe_dump(config))
     plan = planned_jobs(snakemake(workdir, "-n", "--configfile", "config/heldout.yaml"))
     assert plan == {"test_labels": 1, "stamp": 1, "cache": 1, "manifest": 2, "predict_test": 2, "score_test": 2,
-                    "tables": 1, "report": 1}, plan  # fmt: skip
+                    "cam_test": 1, "tables": 1, "report": 1}, plan  # fmt: skip
     snakemake(workdir, "--configfile", "config/heldout.yaml")
     assert models(results) == trained  # the same models, untouched
 
@@ -106,6 +109,19 @@ def test_adding_a_test_set_scores_it_without_retraining(tmp_path):
     assert list(history["version"]) == [1, 2] and "mean_auc.test.baseline" in history.columns
     assert (workdir / "results/heldout/archive/tables/v0002/test.claims.md").exists()
     assert b"test.comparison.html" in (results / "report.html").read_bytes()
+
+    # CheXlocalize on the test set, as the benchmark does it: thresholds tuned on valid, applied to test
+    valid = pd.read_csv(results / "cam/baseline/seed0/chexlocalize.csv").set_index("pathology")
+    test = pd.read_csv(results / "test/cam/baseline/seed0/chexlocalize.csv").set_index("pathology")
+    test_truth = json.loads((data / "gt_segmentations_test.json").read_text())
+    assert len(test) == 10 and (test["images"] == len(test_truth)).all()  # every image of the test truth
+    tuned = valid["threshold_tuned"].notna()
+    assert tuned.any()
+    assert (test.loc[tuned, "threshold_tuned"] == valid.loc[tuned, "threshold_tuned"]).all()
+    legend = (results / "test/cam/baseline/seed0/localization.md").read_text()
+    assert "tuned on the validation set and applied here" in legend and "every test image" in legend
+    assert "tuned per pathology on these same images" in (results / "cam/baseline/seed0/localization.md").read_text()
+    assert b"Figure 1, test set" in (results / "report.html").read_bytes()
 
 
 def test_the_phantom_test_split_is_planned_through_the_same_steps(tmp_path):

@@ -250,6 +250,19 @@ class Plan:
         """The phantom's test labels file, an output of the phantom rule when it has a test split."""
         return [self.test["labels"]] if self.test and self.phantom else []
 
+    def phantom_test_segmentations(self) -> list[str]:
+        """The phantom's CheXlocalize truth of the test set, an output of the phantom rule with a test split."""
+        return [f"{self.results}/data/gt_segmentations_test.json"] if self.test and self.phantom else []
+
+    def chexlocalize_truth(self, split: str) -> str | None:
+        """CheXlocalize's ground truth of a split: the phantom's own, or cam.chexlocalize(_test) for real data;
+        the test set's only with a test split."""
+        if split == "test" and not self.test:
+            return None
+        if self.phantom:
+            return f"{self.results}/data/gt_segmentations_{'val' if split == 'valid' else 'test'}.json"
+        return self.config["cam"].get("chexlocalize" if split == "valid" else "chexlocalize_test")
+
     # -----------------------------------------------------------------------------------------------------------
     # Experiments and their manifests
     def experiment(self, name: str) -> dict:
@@ -476,6 +489,42 @@ class Plan:
     def cam_files(self, name: str, seed: int | str) -> list[str]:
         return [f"{self.results}/cam/{name}/seed{seed}/{f}" for f in CAM_FILES]
 
+    def cam_test_runs(self) -> list[tuple[str, int]]:
+        """The CAM runs scored on the test set too: with a test split whose CheXlocalize truth is known."""
+        return self.cam_runs() if self.chexlocalize_truth("test") else []
+
+    def cam_test_files(self, name: str, seed: int | str) -> list[str]:
+        return [f"{self.test_results}/cam/{name}/seed{seed}/{f}" for f in CAM_FILES]
+
+    def cam_test_inputs(self, name: str, seed: int | str) -> dict[str, str | list]:
+        """The test set's cam job: the model, the test images, their predictions and labels, CheXlocalize's test
+        truth and, where the validation set has CheXlocalize's truth too, its tuned thresholds (the benchmark tunes
+        on valid and applies to test)."""
+        e = self.experiment(name)
+        inputs = {
+            "model": self.run_file("model", name, seed),
+            "manifest": self.manifest_path(e["views"], e["uncertainty"], "test"),
+            "cache": f"{self.results}/cache/test.npy",
+            "index": f"{self.results}/cache/test.index.csv",
+            "predictions": f"{self.test_results}/predictions/{name}/seed{seed}.csv",
+            "labels": self.view_csv("test"),
+            "stamp": self.csv_stamp("test"),
+            "chexlocalize": self.chexlocalize_truth("test"),
+        }
+        if self.chexlocalize_truth("valid"):
+            inputs["thresholds"] = f"{self.results}/cam/{name}/seed{seed}/chexlocalize.csv"
+        return inputs
+
+    def cam_test_args(self, chexlocalize: str, thresholds: str | None) -> str:
+        c = self.config["cam"]
+        args = "--observations " + " ".join(shlex.quote(o) for o in c["observations"])
+        args += f" --per-observation {c['per_observation']} --seed {c['seed']}"
+        args += f" --tolerance {c['tolerance_px']} --threshold {c['threshold']}"
+        args += f" --chexlocalize {shlex.quote(chexlocalize)} --chexlocalize-split test --saliency {c['saliency']}"
+        if thresholds:
+            args += f" --chexlocalize-thresholds {shlex.quote(thresholds)}"
+        return args
+
     def cam_inputs(self, name: str, seed: int | str) -> dict[str, str | list]:
         """The cam job's inputs (``labels`` as a plain path: the rule marks it as the validated view's)."""
         e = self.experiment(name)
@@ -525,6 +574,9 @@ class Plan:
         for name, seed in self.cam_runs():
             figure, _, _, html, _ = self.cam_files(name, seed)
             targets += [figure, html]
+        for name, seed in self.cam_test_runs():
+            figure, _, _, html, _ = self.cam_test_files(name, seed)
+            targets += [figure, html]
         return targets
 
     def all_targets(self) -> list[str]:
@@ -546,6 +598,8 @@ class Plan:
         targets += [*self.epoch_table_files(".csv"), *self.epoch_table_files(".md")]
         for name, seed in self.cam_runs():
             targets += self.cam_files(name, seed)
+        for name, seed in self.cam_test_runs():
+            targets += self.cam_test_files(name, seed)
         targets += self.test_run_files("predictions") + self.test_run_files("scores")
         targets.append(f"{self.results}/report.html")
         return list(dict.fromkeys(targets))  # the report's CAM files are also the CAMs' own

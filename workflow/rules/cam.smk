@@ -1,5 +1,6 @@
 # a model -> class activation maps: Figure 1 and the localization tables (the pointing game against true boxes;
-# CheXlocalize's metrics as the benchmark computes them), and with cam.chexlocalize_maps the maps as its pickles
+# CheXlocalize's metrics as the benchmark computes them), and with cam.chexlocalize_maps the maps as its pickles;
+# with a test split and its CheXlocalize truth, the same on the test set with the validation set's tuned thresholds
 
 
 rule cam:
@@ -44,3 +45,45 @@ rule cam:
         " --data-root {params.data_root} {params.cam_args} --threads {threads} --title {params.title:q}"
         " --figure {output.figure} --table {output.table} --chexlocalize-table {output.chexlocalize} --markdown {output.markdown} --html {output.html}"
         " {params.maps_out} 2> {log}"
+
+
+rule cam_test:
+    input:
+        unpack(cam_test_inputs),
+    output:
+        figure=report(
+            f"{TEST_RESULTS}/cam/{{experiment}}/seed{{seed}}/figure1.png",
+            caption="../report/cam.rst",
+            category="Class activation maps",
+            labels={"experiment": "{experiment}", "figure": "Figure 1, test set"},
+        ),
+        table=f"{TEST_RESULTS}/cam/{{experiment}}/seed{{seed}}/localization.csv",
+        chexlocalize=f"{TEST_RESULTS}/cam/{{experiment}}/seed{{seed}}/chexlocalize.csv",
+        markdown=f"{TEST_RESULTS}/cam/{{experiment}}/seed{{seed}}/localization.md",
+        html=report(
+            f"{TEST_RESULTS}/cam/{{experiment}}/seed{{seed}}/localization.html",
+            caption="../report/localization.rst",
+            category="Class activation maps",
+            labels={"experiment": "{experiment}", "figure": "localization, test set"},
+        ),
+    log:
+        f"{LOGS}/cam_test/{{experiment}}/seed{{seed}}.log",
+    benchmark:
+        f"{BENCHMARKS}/cam_test/{{experiment}}/seed{{seed}}.tsv"
+    conda:
+        CONDA_ENV
+    threads: config["train"]["threads"]
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        cam_args=cam_test_args,
+        data_root=VIEW,
+        title="Class activation maps of correctly classified test images ({experiment}, seed {seed})",
+        code=code_hash("cam"),
+    shell:
+        "python -m chexpertnet cam --model {input.model} --manifest {input.manifest}"
+        " --cache {input.cache} {input.index} --predictions {input.predictions} --labels {input.labels}"
+        " --data-root {params.data_root} {params.cam_args} --threads {threads} --title {params.title:q}"
+        " --figure {output.figure} --table {output.table} --chexlocalize-table {output.chexlocalize} --markdown {output.markdown} --html {output.html}"
+        " 2> {log}"

@@ -91,6 +91,7 @@ validate_input = PLAN.validate_input
 view_csv = PLAN.view_csv
 csv_stamp = PLAN.csv_stamp
 phantom_test_labels = PLAN.phantom_test_labels
+phantom_test_segmentations = PLAN.phantom_test_segmentations
 
 
 def validated(path):
@@ -233,6 +234,16 @@ def cam_inputs(wildcards):
 
 def cam_args(wildcards, input):
     return PLAN.cam_args(input.get("boxes"), input.get("chexlocalize"))
+
+
+def cam_test_inputs(wildcards):
+    inputs = PLAN.cam_test_inputs(wildcards.experiment, wildcards.seed)
+    inputs["labels"] = validated(inputs["labels"])
+    return inputs
+
+
+def cam_test_args(wildcards, input):
+    return PLAN.cam_test_args(input.chexlocalize, input.get("thresholds"))
 
 
 # with cam.chexlocalize_maps, the CAM step also writes every scored map as CheXlocalize's pickles

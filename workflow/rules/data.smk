@@ -8,6 +8,7 @@ rule phantom:
         truth=f"{RESULTS}/data/phantom_truth.csv",
         segmentations=f"{RESULTS}/data/gt_segmentations_val.json",
         test_labels=phantom_test_labels(),
+        test_segmentations=phantom_test_segmentations(),
     log:
         f"{LOGS}/phantom.log",
     benchmark:

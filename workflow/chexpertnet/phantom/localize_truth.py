@@ -19,6 +19,7 @@ import numpy as np
 from chexpertnet.localize.chexlocalize_ids import PATHOLOGIES, image_id
 
 FILE = "gt_segmentations_val.json"
+TEST_FILE = "gt_segmentations_test.json"  # with a test split
 FULL_RESOLUTION = 2
 
 

@@ -169,12 +169,14 @@ def generate(out_dir: str | os.PathLike, config: PhantomConfig, workers: int = 1
             results = [_make_patient(job) for job in jobs]
         rows: dict[str, list] = {split: [] for split in (*SPLITS, "test")}
         truth: list[tuple[str, ...]] = []
+        test_truth: list[tuple[str, ...]] = []
         sizes: dict[str, tuple[int, int]] = {}
         for (_, split, _, _), (csv_rows, truth_rows, image_sizes) in zip(jobs, results, strict=True):
             rows[split].extend(csv_rows)
-            if split != "test":  # the localization truth is the validation set's (as CheXlocalize's _val file)
-                truth.extend(truth_rows)
-                sizes.update(image_sizes)
+            # phantom_truth.csv is the training and validation sets'; the test set's regions go to CheXlocalize's
+            # test file only (as the benchmark publishes gt_segmentations_test.json)
+            (test_truth if split == "test" else truth).extend(truth_rows)
+            sizes.update(image_sizes)
         for split in SPLITS:
             (tmp / DATASET_DIR / split).mkdir(parents=True, exist_ok=True)
             _write_table(tmp / DATASET_DIR / f"{split}.csv", CSV_COLUMNS, rows[split])
@@ -183,6 +185,9 @@ def generate(out_dir: str | os.PathLike, config: PhantomConfig, workers: int = 1
         (tmp / localize_truth.FILE).write_text(segmentation)
         if config.test_patients:
             _write_table(tmp / TEST_LABELS_FILE, ("Study", *TEST_LABEL_COLUMNS), test_study_rows(rows["test"]))
+            test_segmentation = localize_truth.segmentations(test_truth, sizes, split="test")
+            (tmp / localize_truth.TEST_FILE).write_text(json.dumps(test_segmentation, sort_keys=True,
+                                                                   separators=(",", ":")))  # fmt: skip
         final = out / DATASET_DIR
         if final.exists():
             os.replace(final, tmp / "previous")
@@ -191,8 +196,10 @@ def generate(out_dir: str | os.PathLike, config: PhantomConfig, workers: int = 1
         os.replace(tmp / localize_truth.FILE, out / localize_truth.FILE)
         if config.test_patients:
             os.replace(tmp / TEST_LABELS_FILE, out / TEST_LABELS_FILE)
-        else:
-            (out / TEST_LABELS_FILE).unlink(missing_ok=True)  # a previous phantom's test split is gone with it
+            os.replace(tmp / localize_truth.TEST_FILE, out / localize_truth.TEST_FILE)
+        else:  # a previous phantom's test split is gone with it
+            (out / TEST_LABELS_FILE).unlink(missing_ok=True)
+            (out / localize_truth.TEST_FILE).unlink(missing_ok=True)
         summary = _summary(config, rows, truth)
         if config.test_patients:
             summary["test"] = {"patients": config.test_patients, "studies": len(test_study_rows(rows["test"])),
