@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import numpy as np
@@ -207,8 +208,14 @@ def test_test_split_is_labelled_per_study_and_leaves_train_and_valid_unchanged(s
     summary = generate(tmp_path, config, workers=1)
     # train and valid are those of the phantom without a test split, byte for byte
     before = {k: v for k, v in files(root).items()}
-    after = {k: v for k, v in files(tmp_path).items() if "/test/" not in k and k != phantom.TEST_LABELS_FILE}
+    test_files = (phantom.TEST_LABELS_FILE, "gt_segmentations_test.json")
+    after = {k: v for k, v in files(tmp_path).items() if "/test/" not in k and k not in test_files}
     assert after == before
+    # the test set's CheXlocalize truth: every test image, the 10 pathologies, ids as CheXlocalize writes them
+    test_truth = json.loads((tmp_path / "gt_segmentations_test.json").read_text())
+    test_images = sorted((tmp_path / DATASET_DIR / "test").rglob("*.jpg"))
+    assert len(test_truth) == len(test_images) and all(len(v) == 10 for v in test_truth.values())
+    assert all(i.startswith("patient") and "_study" in i for i in test_truth)
     labels = pd.read_csv(tmp_path / phantom.TEST_LABELS_FILE, dtype=str)
     # the study-level format of the CheXpert test set: Study, then the 14 observations in alphabetical order, 0/1
     assert list(labels.columns) == ["Study", *sorted(OBSERVATIONS)]

@@ -268,7 +268,22 @@ def test_targets_of_the_default_and_with_a_test_split():
     assert t.table_names[-3:] == ["test.scratch", "test.comparison", "test.claims"]
     assert "results/phantom/test/scores/frontal/seed0.csv" in t.all_targets()
     assert "results/phantom/manifests/both-multiclass/test.csv" in t.experiment_manifests()
-    assert len(t.all_targets()) == len(targets) + 2 * 5 + 3 * 7  # test predictions and scores; 7 tables x 3 formats
+    # test predictions and scores; 7 tables x 3 formats; the baseline's CAM files on the test set (the phantom writes
+    # CheXlocalize's truth of its test split)
+    assert len(t.all_targets()) == len(targets) + 2 * 5 + 3 * 7 + 5
+    assert t.cam_test_inputs("baseline", 0)["chexlocalize"] == "results/phantom/data/gt_segmentations_test.json"
+    assert t.cam_test_inputs("baseline", 0)["thresholds"] == "results/phantom/cam/baseline/seed0/chexlocalize.csv"
+    assert "results/phantom/test/cam/baseline/seed0/localization.html" in t.report_targets()
+    # real data: the test set's CAMs only with its CheXlocalize truth; thresholds only with valid's truth too
+    real = {"dataset": {"name": "chexpert", "source": "chexpert", "root": "/x",
+                        "test": {"labels": "/t/groundtruth.csv", "images": "/t"}}}  # fmt: skip
+    assert P.Plan(config(**real)).cam_test_runs() == []
+    with_test = P.Plan(config(**real, cam={"chexlocalize_test": "/c/gt_segmentations_test.json"}))
+    assert with_test.cam_test_runs() == [("baseline", 0)] and "thresholds" not in with_test.cam_test_inputs(
+        "baseline", 0)
+    both = P.Plan(config(**real, cam={"chexlocalize": "/c/val.json", "chexlocalize_test": "/c/test.json"}))
+    assert "--chexlocalize-thresholds results/chexpert/cam/baseline/seed0/chexlocalize.csv" in both.cam_test_args(
+        "/c/test.json", both.cam_test_inputs("baseline", 0)["thresholds"])
 
 
 def test_cam_inputs_and_arguments(tmp_path):
