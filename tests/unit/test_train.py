@@ -197,6 +197,20 @@ def test_synthetic_pretraining_gives_a_loadable_backbone():
     assert summary["chance"] == 0.1 and 0 <= summary["held_out_accuracy"] <= 1
 
 
+def test_the_synthetic_task_is_grayscale_like_the_radiographs_and_keeps_its_patterns_visible():
+    from chexpertnet.train.synthetic import CLASSES, render
+
+    kinds = set()
+    for index in range(40):
+        image, kind = render(index, seed=0, size=48)
+        kinds.add(kind)
+        assert image.shape == (3, 48, 48) and image.dtype == np.uint8
+        means = image.reshape(3, -1).mean(axis=1)
+        assert means.max() - means.min() < 3  # one gray level on the three channels; only the pixel noise differs
+        assert image.std() > 10  # a pattern, not a flat field
+    assert len(kinds) >= 8 and max(kinds) < len(CLASSES)
+
+
 # --- the CLI, killed with SIGKILL mid-epoch and resumed -------------------------------------------------------------
 @pytest.fixture
 def tiny_inputs(dataset, tmp_path) -> list[str]:

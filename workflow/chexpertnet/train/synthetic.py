@@ -1,7 +1,8 @@
 """An offline stand-in for ImageNet: a synthetic natural-image task to pretrain DenseNet-121 on.
 
-Ten classes of coloured shapes and textures (disk, square, triangle, ring, cross, horizontal / vertical / diagonal
-stripes, checkerboard, dots) at random positions, sizes, colours and contrasts on noisy coloured backgrounds. Nothing
+Ten classes of shapes and textures (disk, square, triangle, ring, cross, horizontal / vertical / diagonal stripes,
+checkerboard, dots) at random positions, sizes, gray levels and contrasts on noisy backgrounds, in grayscale (the
+same level on the three channels) as the radiographs the backbone is then fine-tuned on. Nothing
 is downloaded; every image is a function of (seed, index). The backbone learnt here initializes the `pretrained`
 experiments of the built-in default, so the pretrained-versus-scratch ablation is real even offline.
 """
@@ -57,12 +58,14 @@ def _shape_mask(kind: int, size: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def render(index: int, seed: int, size: int) -> tuple[np.ndarray, int]:
-    """Image ``index`` of the task: (uint8 (3, size, size) RGB, class)."""
+    """Image ``index`` of the task: (uint8 (3, size, size), gray levels on three channels plus pixel noise, class)."""
     rng = np.random.default_rng([seed, index])
     kind = int(rng.integers(len(CLASSES)))
     mask = _shape_mask(kind, size, rng)[None]
-    background = rng.uniform(0, 1, (3, 1, 1)).astype(np.float32)
-    foreground = rng.uniform(0, 1, (3, 1, 1)).astype(np.float32)
+    # gray levels, the same on the three channels: radiographs are grayscale, so the filters learnt here are those
+    # of intensity, shape and texture (colour-opponent filters would be wasted on them)
+    background = np.repeat(rng.uniform(0, 1, (1, 1, 1)), 3, axis=0).astype(np.float32)
+    foreground = np.repeat(rng.uniform(0, 1, (1, 1, 1)), 3, axis=0).astype(np.float32)
     if np.abs(foreground - background).sum() < 0.6:  # keep the pattern visible
         foreground = 1.0 - background
     gradient = np.linspace(-0.15, 0.15, size, dtype=np.float32)[None, None, :] * rng.uniform(-1, 1)
