@@ -5,7 +5,7 @@ pretrained weights; only the training seed differs), then compares each experime
 (seed k against seed k; paired patient bootstrap, as the workflow's comparison table) and checks every planted
 effect the README claims: its ΔAUC's 95% CI must exclude 0, with the claimed sign, on every seed. It also reports
 whether the baseline's CAMs point at the true boxes clearly above chance (the margin's bootstrap CI above 0) on each
-seed (not claimed: the 3x3 maps of the default's 96 px crops do on most seeds, not all).
+seed (not claimed: the 3x3 maps of the default's 96 px crops are coarse; docs/benchmarks.md has what they did).
 
     python benchmarks/seed_study.py --seeds 0 1 2 3 4             # this CPU's fast path (bf16 where it exists)
     ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2 \\
