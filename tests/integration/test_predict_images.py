@@ -3,6 +3,7 @@ as training. Checked against the workflow's own predictions for the same images 
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -21,8 +22,10 @@ pytestmark = pytest.mark.integration
 
 
 def predict(*args: str) -> subprocess.CompletedProcess:
+    # this process's environment (the numeric path's variables included: the workflow's predictions were made on it)
+    env = {**os.environ, "PYTHONPATH": str(REPO / "workflow")}
     return subprocess.run([sys.executable, "-m", "chexpertnet", "predict", *args], capture_output=True, text=True,
-                          env={"PYTHONPATH": str(REPO / "workflow"), "PATH": "/usr/bin:/bin"})  # fmt: skip
+                          env=env)  # fmt: skip
 
 
 def workflow_predictions(results: Path) -> pd.DataFrame:
