@@ -86,9 +86,14 @@ def test_default_dag_builds_every_data_output(tiny_run):
     valid_images = len(pd.read_csv(results / "data/CheXpert-v1.0-small/valid.csv"))
     assert "all" not in chexlocalize.index and len(chexlocalize) == 10
     assert (chexlocalize["images"] == valid_images).all()
-    positive = chexlocalize["positive_images"] > 0  # a threshold is tuned where some image has a true region
-    assert positive.any() and chexlocalize.loc[positive, "threshold_tuned"].between(0.2, 0.8).all()
-    assert chexlocalize.loc[~positive, "threshold_tuned"].isna().all()
+    # a threshold is tuned where some image has a true region and, at some threshold, a predicted one (the TP-only
+    # mIoU is defined). The tiny run's 40 px images give 1x1 maps, constant up to the upsampling's float rounding,
+    # so which images segment to nothing depends on the CPU's kernels: a pathology may have true regions and none.
+    positive = chexlocalize["positive_images"] > 0
+    tuned = chexlocalize["miou_tuned"].notna()
+    assert tuned.any() and not (tuned & ~positive).any()
+    assert chexlocalize.loc[tuned, "threshold_tuned"].between(0.2, 0.8).all()
+    assert chexlocalize.loc[~tuned, "threshold_tuned"].isna().all()
     for metric in ("miou_otsu", "miou_tuned", "hit_rate"):
         values = chexlocalize[[f"{metric}_low", metric, f"{metric}_high"]].dropna()
         assert values.stack().between(0, 1).all() and (values.diff(axis=1).iloc[:, 1:] >= -1e-12).all().all()
