@@ -496,58 +496,39 @@ class Plan:
     def cam_test_files(self, name: str, seed: int | str) -> list[str]:
         return [f"{self.test_results}/cam/{name}/seed{seed}/{f}" for f in CAM_FILES]
 
-    def cam_test_inputs(self, name: str, seed: int | str) -> dict[str, str | list]:
-        """The test set's cam job: the model, the test images, their predictions and labels, CheXlocalize's test
-        truth and, where the validation set has CheXlocalize's truth too, its tuned thresholds (the benchmark tunes
-        on valid and applies to test)."""
+    def _cam_inputs(self, name: str, seed: int | str, split: str, predictions: str) -> dict[str, str | list]:
+        """What every cam job reads for one split: the model, the split's images, predictions and labels."""
         e = self.experiment(name)
-        inputs = {
+        return {
             "model": self.run_file("model", name, seed),
-            "manifest": self.manifest_path(e["views"], e["uncertainty"], "test"),
-            "cache": f"{self.results}/cache/test.npy",
-            "index": f"{self.results}/cache/test.index.csv",
-            "predictions": f"{self.test_results}/predictions/{name}/seed{seed}.csv",
-            "labels": self.view_csv("test"),
-            "stamp": self.csv_stamp("test"),
-            "chexlocalize": self.chexlocalize_truth("test"),
+            "manifest": self.manifest_path(e["views"], e["uncertainty"], split),
+            "cache": f"{self.results}/cache/{split}.npy",
+            "index": f"{self.results}/cache/{split}.index.csv",
+            "predictions": predictions,
+            "labels": self.view_csv(split),
+            "stamp": self.csv_stamp(split),
         }
+
+    def cam_test_inputs(self, name: str, seed: int | str) -> dict[str, str | list]:
+        """The test set's cam job: the test images, CheXlocalize's test truth and, where the validation set has
+        CheXlocalize's truth too, its tuned thresholds (the benchmark tunes on valid and applies to test)."""
+        inputs = self._cam_inputs(name, seed, "test", f"{self.test_results}/predictions/{name}/seed{seed}.csv")
+        inputs["chexlocalize"] = self.chexlocalize_truth("test")
         if self.chexlocalize_truth("valid"):
             inputs["thresholds"] = f"{self.results}/cam/{name}/seed{seed}/chexlocalize.csv"
         return inputs
 
-    def cam_test_args(self, chexlocalize: str, thresholds: str | None) -> str:
-        c = self.config["cam"]
-        args = "--observations " + " ".join(shlex.quote(o) for o in c["observations"])
-        args += f" --per-observation {c['per_observation']} --seed {c['seed']}"
-        args += f" --tolerance {c['tolerance_px']} --threshold {c['threshold']}"
-        args += f" --chexlocalize {shlex.quote(chexlocalize)} --chexlocalize-split test --saliency {c['saliency']}"
-        if thresholds:
-            args += f" --chexlocalize-thresholds {shlex.quote(thresholds)}"
-        return args
-
     def cam_inputs(self, name: str, seed: int | str) -> dict[str, str | list]:
         """The cam job's inputs (``labels`` as a plain path: the rule marks it as the validated view's)."""
-        e = self.experiment(name)
-        inputs = {
-            "model": self.run_file("model", name, seed),
-            "manifest": self.manifest_path(e["views"], e["uncertainty"], "valid"),
-            "cache": f"{self.results}/cache/valid.npy",
-            "index": f"{self.results}/cache/valid.index.csv",
-            "predictions": self.run_file("predictions", name, seed),
-            "labels": self.view_csv("valid"),
-            "stamp": self.csv_stamp("valid"),
-        }
-        if self.phantom:
-            inputs["boxes"] = f"{self.results}/data/phantom_truth.csv"
-            inputs["chexlocalize"] = f"{self.results}/data/gt_segmentations_val.json"
-        else:
-            if self.config["cam"]["boxes"]:
-                inputs["boxes"] = self.config["cam"]["boxes"]
-            if self.config["cam"]["chexlocalize"]:
-                inputs["chexlocalize"] = self.config["cam"]["chexlocalize"]
+        inputs = self._cam_inputs(name, seed, "valid", self.run_file("predictions", name, seed))
+        boxes = f"{self.results}/data/phantom_truth.csv" if self.phantom else self.config["cam"]["boxes"]
+        if boxes:
+            inputs["boxes"] = boxes
+        if self.chexlocalize_truth("valid"):
+            inputs["chexlocalize"] = self.chexlocalize_truth("valid")
         return inputs
 
-    def cam_args(self, boxes: str | None, chexlocalize: str | None) -> str:
+    def _cam_args(self, boxes: str | None, chexlocalize: str | None, split: str, thresholds: str | None) -> str:
         c = self.config["cam"]
         args = "--observations " + " ".join(shlex.quote(o) for o in c["observations"])
         args += f" --per-observation {c['per_observation']} --seed {c['seed']}"
@@ -555,11 +536,18 @@ class Plan:
         if boxes:
             args += f" --boxes {shlex.quote(boxes)}"
         if chexlocalize:
-            args += f" --chexlocalize {shlex.quote(chexlocalize)} --chexlocalize-split valid"
+            args += f" --chexlocalize {shlex.quote(chexlocalize)} --chexlocalize-split {split}"
             args += f" --saliency {c['saliency']}"
-            if c["chexlocalize_thresholds"]:
-                args += f" --chexlocalize-thresholds {shlex.quote(c['chexlocalize_thresholds'])}"
+            if thresholds:
+                args += f" --chexlocalize-thresholds {shlex.quote(thresholds)}"
         return args
+
+    def cam_args(self, boxes: str | None, chexlocalize: str | None) -> str:
+        return self._cam_args(boxes, chexlocalize, "valid", self.config["cam"]["chexlocalize_thresholds"])
+
+    def cam_test_args(self, chexlocalize: str, thresholds: str | None) -> str:
+        """The test set's: no boxes (the pointing game's truth is the validation set's), valid's thresholds."""
+        return self._cam_args(None, chexlocalize, "test", thresholds)
 
     # -----------------------------------------------------------------------------------------------------------
     # Targets
