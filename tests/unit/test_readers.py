@@ -47,7 +47,8 @@ def files(tmp_path):
     for r, (flip, seed) in enumerate(((0.12, 1), (0.2, 2), (0.3, 3))):
         reads = np.where(np.random.default_rng(seed).random((n, 14)) < flip, 1 - y, y)
         frame = study_frame(keys, reads, OBSERVATIONS)[["Study", *reversed(OBSERVATIONS)]]
-        readers[f"bc{4 + 2 * r}"] = (reads, write(tmp_path / f"bc{4 + 2 * r}.csv", frame.sample(frac=1, random_state=r)))
+        shuffled = frame.sample(frac=1, random_state=r)
+        readers[f"bc{4 + 2 * r}"] = (reads, write(tmp_path / f"bc{4 + 2 * r}.csv", shuffled))
     decisions = (scores > 0.5).astype(int)
     paths = {
         "labels": write(tmp_path / "groundtruth.csv", gt),
@@ -299,8 +300,8 @@ BAD = [
      "groundtruth.csv"),
     ("predictions short of the labels", "predictions", lambda f: f.iloc[:-3], "lacks 3 studies of the labels",
      "patient64658/study1, patient64659/study1, patient64660/study1"),
-    ("a study twice", "predictions", lambda f: pd.concat([f, f.iloc[[2]]]), "line 122, study patient64543/study1 is listed twice",
-     "also line 4"),
+    ("a study twice", "predictions", lambda f: pd.concat([f, f.iloc[[2]]]),
+     "line 122, study patient64543/study1 is listed twice", "also line 4"),
     ("a score that is not a number", "predictions", lambda f: f.assign(Edema=f["Edema"].astype(object).where(
         f.index != 3, "high")), "Edema is 'high'", "a finite number"),
     ("no Study column", "bc4", lambda f: f.rename(columns={"Study": "study"}), "neither a Study column", "bc4.csv"),

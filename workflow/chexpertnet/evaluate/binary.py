@@ -35,7 +35,8 @@ def mcc(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray, tn: np.ndarray) -> np.nd
     """Matthews correlation from confusion counts; 0 where a row or column of the confusion matrix is empty."""
     denominator = (tp + fp) * (tp + fn) * (tn + fp) * (tn + fn)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(denominator > 0, (tp * tn - fp * fn) / np.sqrt(np.where(denominator > 0, denominator, 1.0)), 0.0)
+        root = np.sqrt(np.where(denominator > 0, denominator, 1.0))
+        return np.where(denominator > 0, (tp * tn - fp * fn) / root, 0.0)
 
 
 def metrics(decisions: np.ndarray, labels: np.ndarray, counts: np.ndarray) -> dict[str, np.ndarray]:
