@@ -32,7 +32,7 @@ def copy_workflow(dest: Path) -> Path:
 
 def tiny_config(**overrides) -> dict:
     config = yaml.safe_load((REPO / "config/config.yaml").read_text())
-    config["phantom"].update(train_patients=40, valid_patients=20)
+    config["phantom"].update(train_patients=40, valid_patients=20, test_patients=0)
     config["image"].update(cache_size=40, crop_size=32)
     config["synthetic"].update(size=32, steps=3, batch_size=4)
     config["train"].update(epochs=2, batch_size=8, log_every=2, checkpoint_every=5)

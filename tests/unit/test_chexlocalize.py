@@ -247,3 +247,18 @@ def test_the_phantoms_truth_is_chexlocalize_rle_at_twice_the_image_size():
     assert np.array_equal(L.map_to_image(L.decode_rle(entry["Cardiomegaly"]), (40, 48)), expected[::f, ::f] > 0)
     effusion = L.decode_rle(out["patient00003_study1_view2_lateral"]["Pleural Effusion"])
     assert effusion.shape == (100, 80) and effusion[70:80, 0:80].all() and effusion.sum() == 10 * 80
+
+
+def test_thresholds_from_a_table_leave_out_the_untuned_and_refuse_bad_values():
+    """The CAM step's chexlocalize.csv has a blank threshold for a pathology with no true region on validation: it
+    is not tuned (no tuned mIoU on the test set), not an error; text or a value outside [0, 1) is refused."""
+    import pandas as pd
+
+    from chexpertnet.localize.chexlocalize import LocalizeError, thresholds_from_table
+
+    frame = pd.DataFrame({"pathology": ["Edema", "Consolidation"], "threshold_tuned": [0.4, float("nan")]})
+    assert thresholds_from_table(frame, "valid.csv") == {"Edema": 0.4}
+    for bad in ("high", 1.5):
+        frame = pd.DataFrame({"pathology": ["Edema"], "threshold_tuned": [bad]})
+        with pytest.raises(LocalizeError, match=r"valid.csv: the threshold of Edema is"):
+            thresholds_from_table(frame, "valid.csv")

@@ -30,6 +30,10 @@ def config(**changes) -> dict:
     return c
 
 
+#: The built-in default without its test split (phantom.test_patients 0)
+NO_TEST = {"test_patients": 0}
+
+
 def real(root, **changes) -> dict:
     return config(dataset={"name": "real", "source": "chexpert", "root": str(root)}, **changes)
 
@@ -42,7 +46,7 @@ def csv_with_rows(path, rows: int) -> None:
 
 # --- paths and config checks -----------------------------------------------------------------------------------------
 def test_paths_follow_the_dataset_name_and_folder():
-    p = P.Plan(config())
+    p = P.Plan(config(phantom=NO_TEST))
     assert p.results == "results/phantom" and p.logs == "results/phantom/logs"
     assert p.data_root() == "results/phantom/data"
     assert p.split_csv("valid") == "results/phantom/data/CheXpert-v1.0-small/valid.csv"
@@ -214,7 +218,7 @@ def test_run_flags_quote_files_and_refuse_a_length_mismatch():
     assert shlex.split(flags)[-5:] == ["--run", "scratch", "0", "p 4.csv", "m4.pt"]
     with pytest.raises(ValueError, match="4 files for 5 runs"):
         p.run_flags("--epochs-run", ["a"] * 4)
-    assert p.test_tables_args("t.csv", []) == ""
+    assert P.Plan(config(phantom=NO_TEST)).test_tables_args("t.csv", []) == ""
     t = P.Plan(config(phantom={"test_patients": 3}))
     assert shlex.split(t.test_tables_args("t x.csv", [f"q{i}" for i in range(5)]))[:6] == [
         "--test-labels", "t x.csv", "--test-run", "baseline", "0", "q0"]
@@ -230,7 +234,7 @@ def test_experiment_factor_arguments():
 
 
 def test_upstream_steps_follow_the_sources():
-    assert P.Plan(config()).upstream_steps() == [
+    assert P.Plan(config(phantom=NO_TEST)).upstream_steps() == [
         "phantom", "validate", "cache", "manifest", "stats", "pretrain", "train", "score", "tables"]
     test = {"labels": "l", "images": "i"}
     real_test = config(dataset={"name": "r", "source": "chexpert", "root": "/x", "test": test},
@@ -241,7 +245,7 @@ def test_upstream_steps_follow_the_sources():
 
 def test_config_json_puts_the_validated_view_in_place_of_a_real_root():
     phantom = P.Plan(config())
-    assert json.loads(phantom.config_json()) == config()
+    assert json.loads(phantom.config_json()) == config()  # the default, its test split included
     r = P.Plan(real("/data/here"))
     moved = P.Plan(real("/data/elsewhere"))
     assert json.loads(r.config_json())["dataset"]["root"] == "results/real/data/validated"
@@ -249,7 +253,7 @@ def test_config_json_puts_the_validated_view_in_place_of_a_real_root():
 
 
 def test_targets_of_the_default_and_with_a_test_split():
-    p = P.Plan(config())
+    p = P.Plan(config(phantom=NO_TEST))
     targets = p.all_targets()
     assert len(targets) == len(set(targets))
     assert p.table_names == ["baseline", "dataset_norm", "frontal", "frozen", "scratch", "comparison", "claims",
@@ -259,18 +263,26 @@ def test_targets_of_the_default_and_with_a_test_split():
               "results/phantom/stats/frontal-multiclass.json", "results/phantom/scores/frozen/seed0.csv",
               "results/phantom/tables/claims.md", "results/phantom/tables/scratch.epochs.csv",
               "results/phantom/tables/history.csv", "results/phantom/tables/latest_diff.html",
-              "results/phantom/cam/baseline/seed0/chexlocalize.csv", "results/phantom/report.html"):  # fmt: skip
+              "results/phantom/cam/baseline/seed0/chexlocalize.csv", "results/phantom/report.html",
+              "results/phantom/operating_points/frozen/seed0.csv", "results/phantom/tables/operating_points.md"):
         assert f in targets, f
     assert not [t for t in targets if "/test" in t]
-    assert p.report_targets()[-2:] == ["results/phantom/cam/baseline/seed0/figure1.png",
-                                       "results/phantom/cam/baseline/seed0/localization.html"]  # fmt: skip
+    # without a test split there are no readers, so their rule is left out of the operating points
+    assert p.readers == [] and p.operating_points == ["youden", "sensitivity=0.9", "specificity=0.9"]
+    assert p.decision_tables == ["operating_points"]
+    assert p.report_targets()[-3:] == ["results/phantom/cam/baseline/seed0/figure1.png",
+                                       "results/phantom/cam/baseline/seed0/localization.html",
+                                       "results/phantom/tables/operating_points.html"]  # fmt: skip
     t = P.Plan(config(phantom={"test_patients": 3}))
     assert t.table_names[-3:] == ["test.scratch", "test.comparison", "test.claims"]
     assert "results/phantom/test/scores/frontal/seed0.csv" in t.all_targets()
     assert "results/phantom/manifests/both-multiclass/test.csv" in t.experiment_manifests()
     # test predictions and scores; 7 tables x 3 formats; the baseline's CAM files on the test set (the phantom writes
-    # CheXlocalize's truth of its test split)
-    assert len(t.all_targets()) == len(targets) + 2 * 5 + 3 * 7 + 5
+    # CheXlocalize's truth of its test split); per run the 4 rules' test decisions and the readers' 4 files; the
+    # tables of the test set's operating points and of the readers (csv and md here, html in the report targets);
+    # the phantom's 3 readers and their declaration
+    readers = 5 * 4 + 5 * 4 + 2 * 2 + 2 + 4
+    assert len(t.all_targets()) == len(targets) + 2 * 5 + 3 * 7 + 5 + readers
     assert t.cam_test_inputs("baseline", 0)["chexlocalize"] == "results/phantom/data/gt_segmentations_test.json"
     assert t.cam_test_inputs("baseline", 0)["thresholds"] == "results/phantom/cam/baseline/seed0/chexlocalize.csv"
     assert "results/phantom/test/cam/baseline/seed0/localization.html" in t.report_targets()

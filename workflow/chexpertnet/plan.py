@@ -65,8 +65,15 @@ COMPILE_CACHE = "resources/torch-compile-cache"
 PAPER_VALUES = "workflow/data/paper_values.yaml"
 REPORT_CAPTIONS = tuple(
     f"workflow/report/{name}.rst"
-    for name in ("workflow", "tables", "versions", "roc", "learning_curves", "cam", "localization")
-)
+    for name in (
+        "workflow", "tables", "versions", "roc", "learning_curves", "cam", "localization", "operating_points",
+        "readers",
+    )
+)  # fmt: skip
+#: The phantom's simulated radiologists (chexpertnet.data.simulated_readers.READERS; a test checks they agree),
+#: whose reads of its test split `chexpertnet phantom-readers` writes
+PHANTOM_READERS = ("phantom_reader1", "phantom_reader2", "phantom_reader3")
+READER_FILES = {"csv": ".csv", "counts": ".counts.csv", "markdown": ".md", "figure": ".png"}
 VERSION_FILES = ("history", "latest_diff")
 RUN_FILES = {
     "model": "models/{experiment}/seed{seed}/model.pt",
@@ -79,6 +86,15 @@ CAM_FILES = ("figure1.png", "localization.csv", "localization.md", "localization
 MANIFEST_SUFFIXES = {"csv": ".csv", "summary": ".summary.json", "weights": ".weights.csv"}
 # The steps whose outputs the tables depend on, in the order of the DAG (each version records their code hashes)
 TABLE_UPSTREAM = ("validate", "cache", "manifest", "stats", "train", "score", "tables")
+
+
+def operating_point_arg(rule: str | dict) -> str:
+    """A rule of evaluation.operating_points as `chexpertnet operating-points --rule` takes it: youden,
+    readers_specificity, {sensitivity: 0.9} -> sensitivity=0.9, {specificity: 0.95} -> specificity=0.95."""
+    if isinstance(rule, str):
+        return rule
+    ((kind, target),) = rule.items()
+    return f"{kind}={float(target):g}"
 
 
 class NotYetKnown(FileNotFoundError):
@@ -152,6 +168,18 @@ class Plan:
         if self.test:
             self.table_names += [*(f"test.{name}" for name in names), "test.comparison", "test.claims"]
         self.epoch_tables = [f"{name}.epochs" for name in names]
+        # Operating points (evaluation.operating_points) and radiologists on the ROC (dataset.test.readers, or the
+        # phantom's simulated readers with its test split): evaluation steps after the predictions, no training
+        self.readers = self._readers()
+        self.operating_points = [
+            rule for rule in map(operating_point_arg, config["evaluation"].get("operating_points", []))
+            if rule != "readers_specificity" or self.readers  # the readers' rule where there are readers
+        ]  # fmt: skip
+        self.decision_tables = [
+            *(["operating_points"] if self.operating_points else []),
+            *(["test.operating_points"] if self.operating_points and self.test else []),
+            *(["test.readers"] if self.readers else []),
+        ]
         self._planned = re.compile(
             rf"^{re.escape(self.results)}/(?:cache/(?P<split>train|valid)(?P<kind>\.npy|\.histograms\.npy|\.index\.csv)"
             r"|manifests/[^/]+/(?P<manifest_split>train|valid)\.csv"
@@ -202,6 +230,20 @@ class Plan:
                 }
             return None
         return self.config["dataset"].get("test")
+
+    def _readers(self) -> list[str]:
+        """The radiologists' reads of the test set: dataset.test.readers, or the phantom's simulated ones."""
+        if not self.test:
+            return []
+        if self.phantom:
+            return [f"{self.results}/data/readers/{name}.csv" for name in PHANTOM_READERS]
+        return list(self.test.get("readers") or [])
+
+    def phantom_readers(self) -> list[str]:
+        """The phantom_readers rule's reads (with the phantom's test split), then its declaration."""
+        if not (self.phantom and self.test):
+            return []
+        return [*self.readers, f"{self.results}/data/readers/declared.json"]
 
     def data_threads(self, n: int) -> int:
         """Threads of the image steps (validate, cache): n on real data; one on the phantom, whose few thousand
@@ -427,6 +469,98 @@ class Plan:
             "index": f"{self.results}/cache/test.index.csv",
         }
 
+    # -----------------------------------------------------------------------------------------------------------
+    # Operating points and readers (per run), and their tables over every run
+    def operating_points_file(self, name: str, seed: int | str) -> str:
+        return f"{self.results}/operating_points/{name}/seed{seed}.csv"
+
+    def decision_stems(self) -> list[str]:
+        """One decisions file per rule: youden, sensitivity_0.9, ..."""
+        return [rule.replace("=", "_") for rule in self.operating_points]
+
+    def decision_file(self, name: str, seed: int | str, stem: str) -> str:
+        return f"{self.test_results}/decisions/{name}/seed{seed}/{stem}.csv"
+
+    def decision_outputs(self) -> list[str]:
+        """The operating_points rule's test decisions (with {experiment} and {seed}); none without a test split."""
+        if not self.test:
+            return []
+        return [self.decision_file("{experiment}", "{seed}", stem) for stem in self.decision_stems()]
+
+    def readers_file(self, name: str, seed: int | str, kind: str) -> str:
+        return f"{self.test_results}/readers/{name}/seed{seed}{READER_FILES[kind]}"
+
+    def operating_points_runs(self) -> list[tuple[str, int]]:
+        return self.runs() if self.operating_points else []
+
+    def readers_runs(self) -> list[tuple[str, int]]:
+        return self.runs() if self.readers else []
+
+    def operating_points_inputs(self, name: str, seed: int | str) -> dict[str, str | list]:
+        """The validation predictions and labels; with a test split its predictions and labels; the readers where
+        a rule needs them."""
+        inputs = {
+            "predictions": self.run_file("predictions", name, seed),
+            "labels": self.view_csv("valid"),
+            "stamp": self.csv_stamp("valid"),
+        }
+        if self.test:
+            inputs |= {
+                "test_predictions": f"{self.test_results}/predictions/{name}/seed{seed}.csv",
+                "test_labels": self.view_csv("test"),
+                "test_stamp": self.csv_stamp("test"),
+            }
+        if "readers_specificity" in self.operating_points:
+            inputs["readers"] = self.readers
+        return inputs
+
+    def operating_points_args(self, inputs, decisions: list[str]) -> str:
+        """The command's flags beyond the validation files: the rules, the test set, the readers, the decisions."""
+        args = " ".join(f"--rule {shlex.quote(r)}" for r in self.operating_points)
+        if self.test:
+            args += f" --test-predictions {shlex.quote(inputs['test_predictions'])}"
+            args += f" --test-labels {shlex.quote(inputs['test_labels'])}"
+            args += f" --decisions-dir {shlex.quote(os.path.dirname(decisions[0]))}"
+        if "readers_specificity" in self.operating_points:
+            args += " --readers " + " ".join(shlex.quote(r) for r in self.readers)
+        return args
+
+    def readers_inputs(self, name: str, seed: int | str) -> dict[str, str | list]:
+        """The test predictions and labels, the readers and, with operating points, the decisions of the first rule
+        (whose MCC then sits beside the readers')."""
+        inputs = {
+            "predictions": f"{self.test_results}/predictions/{name}/seed{seed}.csv",
+            "labels": self.view_csv("test"),
+            "stamp": self.csv_stamp("test"),
+            "readers": self.readers,
+        }
+        if self.operating_points:
+            inputs["decisions"] = self.decision_file(name, seed, self.decision_stems()[0])
+        return inputs
+
+    @staticmethod
+    def readers_decisions_arg(decisions: str | None) -> str:
+        return f"--decisions {shlex.quote(decisions)}" if decisions else ""
+
+    def decision_table_files(self, suffix: str) -> list[str]:
+        return [f"{self.tables}/{name}{suffix}" for name in self.decision_tables]
+
+    def decision_tables_inputs(self) -> dict[str, list[str]]:
+        return {
+            "operating_points": [self.operating_points_file(n, s) for n, s in self.operating_points_runs()],
+            "readers": [self.readers_file(n, s, "csv") for n, s in self.readers_runs()],
+            "counts": [self.readers_file(n, s, "counts") for n, s in self.readers_runs()],
+        }
+
+    def decision_tables_args(self, inputs) -> str:
+        args = quote_all("--operating-points", *((n, s, f) for (n, s), f in
+                                                  zip(self.operating_points_runs(), inputs.operating_points,
+                                                      strict=True)))  # fmt: skip
+        readers = quote_all("--readers-run", *((n, s, f, c) for (n, s), f, c in
+                                               zip(self.readers_runs(), inputs.readers, inputs.counts,
+                                                   strict=True)))  # fmt: skip
+        return f"{args} {readers}".strip()
+
     def table_files(self, suffix: str) -> list[str]:
         return [f"{self.tables}/{name}{suffix}" for name in self.table_names]
 
@@ -565,6 +699,8 @@ class Plan:
         for name, seed in self.cam_test_runs():
             figure, _, _, html, _ = self.cam_test_files(name, seed)
             targets += [figure, html]
+        targets += self.decision_table_files(".html")
+        targets += [self.readers_file(name, seed, "figure") for name, seed in self.readers_runs()]
         return targets
 
     def all_targets(self) -> list[str]:
@@ -589,5 +725,12 @@ class Plan:
         for name, seed in self.cam_test_runs():
             targets += self.cam_test_files(name, seed)
         targets += self.test_run_files("predictions") + self.test_run_files("scores")
+        for name, seed in self.operating_points_runs():
+            targets.append(self.operating_points_file(name, seed))
+            targets += [self.decision_file(name, seed, stem) for stem in self.decision_stems()] if self.test else []
+        for name, seed in self.readers_runs():
+            targets += [self.readers_file(name, seed, kind) for kind in READER_FILES]
+        targets += [*self.decision_table_files(".csv"), *self.decision_table_files(".md")]
+        targets += self.phantom_readers()
         targets.append(f"{self.results}/report.html")
         return list(dict.fromkeys(targets))  # the report's CAM files are also the CAMs' own

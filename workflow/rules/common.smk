@@ -92,6 +92,7 @@ view_csv = PLAN.view_csv
 csv_stamp = PLAN.csv_stamp
 phantom_test_labels = PLAN.phantom_test_labels
 phantom_test_segmentations = PLAN.phantom_test_segmentations
+PHANTOM_READERS = PLAN.phantom_readers()
 
 
 def validated(path):
@@ -226,10 +227,43 @@ def output_dir(wildcards, output):
     return str(Path(output[0]).parent)
 
 
+def with_validated(inputs, *keys):
+    """The plan's inputs of a job, those named marked as the validated view's (see validated)."""
+    return inputs | {key: validated(inputs[key]) for key in keys if key in inputs}
+
+
+def operating_points_inputs(wildcards):
+    inputs = PLAN.operating_points_inputs(wildcards.experiment, wildcards.seed)
+    return with_validated(inputs, "labels", "test_labels")
+
+
+def operating_points_args(wildcards, input, output):
+    return PLAN.operating_points_args(input, list(output.decisions))
+
+
+def readers_inputs(wildcards):
+    inputs = PLAN.readers_inputs(wildcards.experiment, wildcards.seed)
+    return with_validated(inputs, "labels")
+
+
+def readers_decisions_arg(wildcards, input):
+    return PLAN.readers_decisions_arg(input.get("decisions"))
+
+
+decision_table_files = PLAN.decision_table_files
+DECISION_TABLES = PLAN.decision_tables
+DECISION_OUTPUTS = PLAN.decision_outputs()
+DECISION_INPUTS = PLAN.decision_tables_inputs()
+
+
+def decision_tables_args(wildcards, input):
+    return PLAN.decision_tables_args(input)
+
+
 def cam_inputs(wildcards):
-    inputs = PLAN.cam_inputs(wildcards.experiment, wildcards.seed)
-    inputs["labels"] = validated(inputs["labels"])
-    return inputs
+    return with_validated(
+        PLAN.cam_inputs(wildcards.experiment, wildcards.seed), "labels"
+    )
 
 
 def cam_args(wildcards, input):
@@ -237,9 +271,9 @@ def cam_args(wildcards, input):
 
 
 def cam_test_inputs(wildcards):
-    inputs = PLAN.cam_test_inputs(wildcards.experiment, wildcards.seed)
-    inputs["labels"] = validated(inputs["labels"])
-    return inputs
+    return with_validated(
+        PLAN.cam_test_inputs(wildcards.experiment, wildcards.seed), "labels"
+    )
 
 
 def cam_test_args(wildcards, input):

@@ -35,6 +35,29 @@ rule phantom:
         " --workers {threads} 2> {log}"
 
 
+rule phantom_readers:
+    input:
+        labels=phantom_test_labels(),
+    output:
+        PHANTOM_READERS,
+    log:
+        f"{LOGS}/phantom_readers.log",
+    localrule: True
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        seed=config["phantom"]["seed"],
+        out_dir=output_dir,
+        code=code_hash("phantom_readers"),
+    shell:
+        "python -m chexpertnet phantom-readers --labels {input.labels} --seed {params.seed}"
+        " --out-dir {params.out_dir} 2> {log}"
+
+
 rule validate:
     input:
         train=validate_input("train"),

@@ -25,9 +25,15 @@ def legend(resamples: int, min_positives: int, decisions: bool) -> str:
         f" 95% CIs from {resamples} resamples of a paired patient bootstrap (the same resampled studies for the "
         "model and every reader): they cover the sampling of patients, not the choice of readers nor the model's "
         f"training seed. {UNSTABLE_MARK}: fewer than {min_positives} positive or negative studies: point estimates "
-        "only."
+        "only. Observations: " + ", ".join(f"{a} {o}" for o, a in _ABBREVIATION.items()) + "."
     )
     return text
+
+
+def value_ci(value, low, high, sign: bool = False) -> str:
+    """The value and, where there is one, its interval."""
+    ci = fmt_ci(low, high, sign=sign)
+    return fmt(value, sign=sign) + ("" if ci == NA else f" {ci}")
 
 
 def _who(row: pd.Series) -> str:
@@ -44,19 +50,18 @@ def rows_frame(table: pd.DataFrame) -> pd.DataFrame:
         cells |= {
             "observation": f"{_ABBREVIATION.get(r['observation'], r['observation'])}{mark}",
             "reader": r["reader"],
-            "sensitivity [95% CI]": f"{fmt(r['sensitivity'])} {fmt_ci(r['sensitivity_low'], r['sensitivity_high'])}",
-            "specificity [95% CI]": f"{fmt(r['specificity'])} {fmt_ci(r['specificity_low'], r['specificity_high'])}",
+            "sensitivity [95% CI]": value_ci(r["sensitivity"], r["sensitivity_low"], r["sensitivity_high"]),
+            "specificity [95% CI]": value_ci(r["specificity"], r["specificity_low"], r["specificity_high"]),
             "model AUC": fmt(r["auc"]),
             "model sens. at reader's FPR": fmt(r["model_sensitivity"]),
-            "Δ sens [95% CI]": (f"{fmt(r['sensitivity_gap'], sign=True)} "
-                                f"{fmt_ci(r['sensitivity_gap_low'], r['sensitivity_gap_high'], sign=True)}"),
+            "Δ sens [95% CI]": value_ci(r["sensitivity_gap"], r["sensitivity_gap_low"], r["sensitivity_gap_high"],
+                                        sign=True),
             "below": NA if pd.isna(r["below"]) else str(int(r["below"])),
             "reader MCC": fmt(r["reader_mcc"]),
         }  # fmt: skip
-        if r[["model_mcc"]].notna().any() or table["model_mcc"].notna().any():
+        if table["model_mcc"].notna().any():
             cells["model MCC"] = fmt(r["model_mcc"])
-            cells["Δ MCC [95% CI]"] = (f"{fmt(r['mcc_gap'], sign=True)} "
-                                       f"{fmt_ci(r['mcc_gap_low'], r['mcc_gap_high'], sign=True)}")  # fmt: skip
+            cells["Δ MCC [95% CI]"] = value_ci(r["mcc_gap"], r["mcc_gap_low"], r["mcc_gap_high"], sign=True)
         out.append(cells)
     return pd.DataFrame(out)
 

@@ -311,7 +311,8 @@ def evaluate(maps, truth: Mapping, thresholds: Mapping[str, float] | None = None
 
 def thresholds_from_table(frame, source: str = "thresholds") -> dict[str, float]:
     """Per-pathology thresholds from a table: the CAM step's chexlocalize.csv (pathology, threshold_tuned) or
-    CheXlocalize's tuning_results.csv (threshold, task). ``source`` names the file in errors."""
+    CheXlocalize's tuning_results.csv (threshold, task). ``source`` names the file in errors. A blank threshold (a
+    pathology that was not tuned, having no true region on the validation images) is left out: no tuned mIoU."""
     columns = set(frame.columns)
     if {"pathology", "threshold_tuned"} <= columns:
         pairs = zip(frame["pathology"], frame["threshold_tuned"], strict=True)
@@ -323,6 +324,8 @@ def thresholds_from_table(frame, source: str = "thresholds") -> dict[str, float]
     out = {}
     for pathology, value in pairs:
         observation_of(str(pathology), source)
+        if value is None or (isinstance(value, float) and np.isnan(value)) or str(value).strip() == "":
+            continue  # not tuned (no true region of it on the validation images): no tuned mIoU for it
         try:
             t = float(value)
         except (TypeError, ValueError):
