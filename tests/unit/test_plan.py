@@ -250,6 +250,10 @@ def test_config_json_puts_the_validated_view_in_place_of_a_real_root():
     moved = P.Plan(real("/data/elsewhere"))
     assert json.loads(r.config_json())["dataset"]["root"] == "results/real/data/validated"
     assert r.config_hash() == moved.config_hash() != phantom.config_hash() and len(r.config_hash()) == 16
+    # the tables' config leaves out what only the operating points and the readers read
+    other_rules = P.Plan(real("/data/here", evaluation={"operating_points": ["youden"]}))
+    assert other_rules.config_hash() == r.config_hash() and other_rules.config_json() != r.config_json()
+    assert "operating_points" not in json.loads(r.tables_config_json())["evaluation"]
 
 
 def test_targets_of_the_default_and_with_a_test_split():

@@ -611,8 +611,19 @@ class Plan:
             portable["dataset"]["root"] = self.view
         return json.dumps(portable, sort_keys=True, separators=(",", ":"))
 
+    def tables_config_json(self) -> str:
+        """The config as the tables record it: without the settings that only the operating points and the readers
+        read (evaluation.operating_points, dataset.test.readers), so that adding or changing those reruns their
+        own steps and not the tables."""
+        config = json.loads(self.config_json())
+        config["evaluation"].pop("operating_points", None)
+        if isinstance(config["dataset"].get("test"), dict):
+            config["dataset"]["test"].pop("readers", None)
+        return json.dumps(config, sort_keys=True, separators=(",", ":"))
+
     def config_hash(self) -> str:
-        return hashlib.sha256(self.config_json().encode()).hexdigest()[:16]
+        """The tables' config (tables_config_json), hashed."""
+        return hashlib.sha256(self.tables_config_json().encode()).hexdigest()[:16]
 
     # -----------------------------------------------------------------------------------------------------------
     # Class activation maps

@@ -227,8 +227,7 @@ def output_dir(wildcards, output):
     return str(Path(output[0]).parent)
 
 
-def with_validated(inputs, *keys):
-    """The plan's inputs of a job, those named marked as the validated view's (see validated)."""
+def with_validated(inputs, *keys):  # the named inputs as the validated view's
     return inputs | {key: validated(inputs[key]) for key in keys if key in inputs}
 
 
@@ -250,9 +249,6 @@ def readers_decisions_arg(wildcards, input):
     return PLAN.readers_decisions_arg(input.get("decisions"))
 
 
-decision_table_files = PLAN.decision_table_files
-DECISION_TABLES = PLAN.decision_tables
-DECISION_OUTPUTS = PLAN.decision_outputs()
 DECISION_INPUTS = PLAN.decision_tables_inputs()
 
 

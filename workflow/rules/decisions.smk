@@ -7,7 +7,7 @@ rule operating_points:
         unpack(operating_points_inputs),
     output:
         csv=f"{RESULTS}/operating_points/{{experiment}}/seed{{seed}}.csv",
-        decisions=DECISION_OUTPUTS,
+        decisions=PLAN.decision_outputs(),
     log:
         f"{LOGS}/operating_points/{{experiment}}/seed{{seed}}.log",
     conda:
@@ -72,8 +72,8 @@ rule decision_tables:
         readers=DECISION_INPUTS["readers"],
         counts=DECISION_INPUTS["counts"],
     output:
-        csv=decision_table_files(".csv"),
-        markdown=decision_table_files(".md"),
+        csv=PLAN.decision_table_files(".csv"),
+        markdown=PLAN.decision_table_files(".md"),
         html=[
             report(
                 path,
@@ -81,7 +81,9 @@ rule decision_tables:
                 category="Tables",
                 labels={"table": name},
             )
-            for name, path in zip(DECISION_TABLES, decision_table_files(".html"))
+            for name, path in zip(
+                PLAN.decision_tables, PLAN.decision_table_files(".html")
+            )
         ],
     log:
         f"{LOGS}/decision_tables.log",

@@ -143,7 +143,7 @@ rule tables:
         margin=config["claims"]["margin"],
         phantom=PHANTOM_FLAG,
         config_hash=config_hash(),
-        config_json=config_json(),
+        config_json=PLAN.tables_config_json(),
         out_dir=output_dir,
         archive=ARCHIVE,
         codes=upstream_code_args(),
