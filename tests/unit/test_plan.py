@@ -329,3 +329,32 @@ def test_the_paper_config_plans_its_seeds(tmp_path):
     p = P.Plan(c)
     assert p.results == "results/chexpert" and p.gpus_per_training == 1
     assert len(p.runs()) == sum(len(e["seeds"]) for e in c["experiments"].values())
+
+
+def test_operating_points_and_readers_arguments():
+    assert [P.operating_point_arg(r) for r in ("youden", {"sensitivity": 0.9}, {"specificity": 0.95})] == [
+        "youden", "sensitivity=0.9", "specificity=0.95"]
+    p = P.Plan(config())  # the default: its phantom test split brings the simulated readers
+    assert p.readers == [f"results/phantom/data/readers/phantom_reader{i}.csv" for i in (1, 2, 3)]
+    assert p.operating_points == ["readers_specificity", "youden", "sensitivity=0.9", "specificity=0.9"]
+    assert p.decision_tables == ["operating_points", "test.operating_points", "test.readers"]
+    inputs = p.operating_points_inputs("frontal", 0)
+    assert inputs["readers"] == p.readers and inputs["test_labels"].endswith("validated/CheXpert-v1.0-small/test.csv")
+    outputs = [d.format(experiment="frontal", seed=0) for d in p.decision_outputs()]
+    args = shlex.split(p.operating_points_args(inputs, outputs))
+    assert args[:8] == ["--rule", "readers_specificity", "--rule", "youden", "--rule", "sensitivity=0.9", "--rule",
+                        "specificity=0.9"]  # fmt: skip
+    assert args[args.index("--decisions-dir") + 1] == "results/phantom/test/decisions/frontal/seed0"
+    assert args[args.index("--readers") + 1 :] == p.readers
+    # the readers' job compares the model's decisions at the first rule with theirs
+    assert p.readers_inputs("frontal", 0)["decisions"] == (
+        "results/phantom/test/decisions/frontal/seed0/readers_specificity.csv")
+    real_test = config(dataset={"name": "r", "source": "chexpert", "root": "/x",
+                                "test": {"labels": "gt.csv", "images": "/i", "readers": ["bc4.csv", "bc6.csv"]}})
+    assert P.Plan(real_test).readers == ["bc4.csv", "bc6.csv"]
+
+
+def test_the_plans_phantom_readers_are_the_simulated_ones():
+    from chexpertnet.data.simulated_readers import READERS
+
+    assert tuple(READERS) == P.PHANTOM_READERS
