@@ -20,7 +20,10 @@ from workflow_helpers import planned_jobs, snakemake, tiny_config
 
 pytestmark = pytest.mark.integration
 
-TRAINING_AND_AFTER = {"pretrain_synthetic", "train", "score", "tables", "figures", "cam", "report"}
+TRAINING_AND_AFTER = {"pretrain_synthetic", "train", "score", "tables", "figures", "cam", "operating_points",
+                      "decision_tables", "report"}  # fmt: skip
+# the steps that read the AUC or bootstrap code (the operating points' bootstrap, the tables' formatting)
+EVALUATION = {"score", "tables", "figures", "operating_points", "decision_tables", "report"}
 DATA = {"phantom", "validate", "cache", "manifest", "stats"}
 RUNS = sum(len(e["seeds"]) for e in tiny_config()["experiments"].values())  # trainings of the tiny config
 
@@ -93,14 +96,14 @@ def test_a_real_change_in_the_auc_code_reruns_evaluation_and_no_training(tiny_ru
     assert change(module(tiny_run, "evaluate/auc").read_text()) != module(tiny_run, "evaluate/auc").read_text()
     with edited(module(tiny_run, "evaluate/auc"), change):
         jobs, text = plan(tiny_run)
-    assert set(jobs) == {"score", "tables", "figures", "report"}, text
+    assert set(jobs) == EVALUATION, text
     assert jobs["score"] == RUNS and trained(text) == []
 
 
 def test_editing_the_metrics_module_reruns_scoring_tables_figures_report_not_training(tiny_run):
     with edited(module(tiny_run, "evaluate/metrics"), add_function):
         jobs, text = plan(tiny_run)
-    assert set(jobs) == {"score", "tables", "figures", "report"}, text
+    assert set(jobs) == EVALUATION, text
     assert jobs["score"] == RUNS
 
 
@@ -137,7 +140,8 @@ def test_changing_one_experiment_reruns_only_its_jobs_and_the_tables(tiny_run):
     config["experiments"]["scratch"]["normalization"] = "dataset"
     with written(tiny_run / "config/changed.yaml", yaml.safe_dump(config)):  # the shared run stays as it was
         jobs, text = plan(tiny_run, "config/changed.yaml")
-    assert jobs == {"train": 1, "score": 1, "tables": 1, "figures": 1, "report": 1}, text
+    assert jobs == {"train": 1, "score": 1, "tables": 1, "figures": 1, "operating_points": 1, "decision_tables": 1,
+                    "report": 1}, text  # fmt: skip
     assert trained(text) == ["scratch/seed0"]
 
 
@@ -146,7 +150,8 @@ def test_adding_a_seed_runs_only_the_new_seed(tiny_run):
     config["experiments"]["frontal"]["seeds"] = [0, 1]
     with written(tiny_run / "config/seeds.yaml", yaml.safe_dump(config)):
         jobs, text = plan(tiny_run, "config/seeds.yaml")
-    assert jobs == {"train": 1, "score": 1, "tables": 1, "figures": 1, "report": 1}, text
+    assert jobs == {"train": 1, "score": 1, "tables": 1, "figures": 1, "operating_points": 1, "decision_tables": 1,
+                    "report": 1}, text  # fmt: skip
     assert trained(text) == ["frontal/seed1"]
 
 
@@ -180,7 +185,8 @@ def test_a_real_run_after_several_edits_rewrites_exactly_the_stale_outputs(tiny_
         model = f"models/{experiment}/seed{seed}"
         outputs = {f"{model}/{f}" for f in ("model.pt", "history.jsonl", "config.json", "throughput.json",
                                             "valid_epochs.csv")}  # fmt: skip
-        return outputs | {f"predictions/{experiment}/seed{seed}.csv", f"scores/{experiment}/seed{seed}.csv"}
+        return outputs | {f"predictions/{experiment}/seed{seed}.csv", f"scores/{experiment}/seed{seed}.csv",
+                          f"operating_points/{experiment}/seed{seed}.csv"}
 
     new = set(after) - set(before)
     rewritten = {p for p in before if p in after and after[p][0] != before[p][0]}
@@ -189,7 +195,8 @@ def test_a_real_run_after_several_edits_rewrites_exactly_the_stale_outputs(tiny_
     assert "archive/tables/v0002/version.json" in archived and "archive/tables/v0002/comparison.csv" in archived
     assert new - archived == run("frontal", 1), sorted(new)
     expected = run("scratch", 0)  # its factor changed: trained again
-    expected |= {f"scores/{e}/seed0.csv" for e in config["experiments"] if e != "scratch"}  # metrics.py
+    expected |= {f"{kind}/{e}/seed0.csv" for e in config["experiments"] if e != "scratch"
+                 for kind in ("scores", "operating_points")}  # metrics.py  # fmt: skip
     expected |= {p for p in before if p.split("/")[0] in ("tables", "figures", "cam")} | {"report.html"}
     assert rewritten == expected, {"not rewritten": sorted(expected - rewritten),
                                    "rewritten too": sorted(rewritten - expected)}  # fmt: skip

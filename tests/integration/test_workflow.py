@@ -142,11 +142,12 @@ def test_the_longest_trainings_start_first_and_the_frozen_backbone_last(tiny_run
 def test_tables_regenerate_byte_identically(tiny_run):
     tables = tiny_run / "results/phantom/tables"
     before = {p.name: p.read_bytes() for p in tables.iterdir() if not p.name.endswith(".provenance.json")}
-    snakemake(tiny_run, "--configfile", "config/tiny.yaml", "--forcerun", "tables")  # and the report after it
+    # (and the report after them)
+    snakemake(tiny_run, "--configfile", "config/tiny.yaml", "--forcerun", "tables", "decision_tables")
     after = {p.name: p.read_bytes() for p in tables.iterdir() if not p.name.endswith(".provenance.json")}
-    # per experiment its table (3 formats) and AUC by epoch (2); comparison, claims, paper_vs_ours, history and
-    # latest_diff (3 each)
-    assert before == after and len(before) == 5 * 5 + 5 * 3, sorted(before)
+    # per experiment its table (3 formats) and AUC by epoch (2); comparison, claims, paper_vs_ours, history,
+    # latest_diff and the operating points (3 each)
+    assert before == after and len(before) == 5 * 5 + 6 * 3, sorted(before)
 
 
 def test_real_chexpert_config_dry_run_shows_the_whole_plan(tmp_path):
