@@ -344,31 +344,39 @@ CLAIM_COLUMNS = {"claim": "claim", "section": "section", "statement": "the paper
 
 PHANTOM_CLAIMS = (
     "On the phantom, claims 1, 1b, 4 and 7 test planted effects (findings the frontal view hides; the synthetic "
-    "pretraining). Claim 2 cannot be tested: the phantom hides Lung Lesion, Pleural Effusion, Atelectasis and "
-    "Pneumothorax behind the frontal view alike, so which loses most is not planted. Claims 3, 5 and 6 have no planted "
+    "pretraining). Claim 2 cannot be tested (its verdict: not testable here): the phantom hides Lung Lesion, Pleural "
+    "Effusion, Atelectasis and Pneumothorax behind the frontal view alike, so which loses most is not planted. "
+    "Claims 3, 5 and 6 have no planted "
     "effect: their verdicts describe the phantom, not the paper."
 )
 
 
-def claims_notes(resamples: int, phantom: bool = False) -> str:
+def claims_notes(resamples: int, phantom: bool = False, seeds: int = 1) -> str:
+    if seeds > 1:
+        covers_seeds = (f"AUCs averaged over the {seeds} seeds, also inside each resample, with the variation between "
+                        "seeds drawn into every resample: the intervals cover patients and seeds")  # fmt: skip
+    else:
+        covers_seeds = ("one training seed per experiment: the intervals cover patient sampling only, not the "
+                        "variation between trainings, which can be as large (run several seeds to cover "
+                        "it)")  # fmt: skip
     text = (f"Δ = experiment − baseline in every row, as in the comparison table. Paired patient bootstrap "
-            f"({resamples} resamples; AUCs averaged over seeds where there are several, also inside each resample, "
-            "with the variation between seeds drawn into every resample: the intervals cover patients and seeds; "
-            "with one seed, patient sampling only). Means over the observations with enough positive and negative "
-            "patients, the same in every resample. Each claim's rule, with its three outcomes, is in the CSV's "
-            "'rule' column and the README: a difference is supported when its 95% CI lies entirely on the claimed "
-            "side of 0, contradicted when it lies entirely on the other side, inconclusive when it includes 0; "
-            "'not run' names the experiment a claim needs.")  # fmt: skip
+            f"({resamples} resamples; {covers_seeds}). Means over the observations with enough positive and "
+            "negative patients, the same in every resample. Each claim is its own test at the 5% level (no "
+            "adjustment across claims: each answers a separate question of the paper). A difference is supported "
+            "when its 95% CI lies entirely on the claimed side of 0, contradicted when it lies entirely on the other "
+            "side, inconclusive when it includes 0; claims 2, 5 and 6 have rules of their own (the CSV's 'rule' "
+            "column; docs/methods.md, 'The paper's claims'); 'not run' names the experiment a claim "
+            "needs.")  # fmt: skip
     return text + (" " + PHANTOM_CLAIMS if phantom else "")
 
 
-def claims_markdown(frame: pd.DataFrame, resamples: int, on: str = "", phantom: bool = False) -> str:
+def claims_markdown(frame: pd.DataFrame, resamples: int, on: str = "", phantom: bool = False, seeds: int = 1) -> str:
     shown = frame[list(CLAIM_COLUMNS)].rename(columns=CLAIM_COLUMNS)
     title = f"# The paper's claims, each with a verdict{_on(on)}\n\n"
-    return title + markdown(shown) + "\n" + claims_notes(resamples, phantom) + "\n"
+    return title + markdown(shown) + "\n" + claims_notes(resamples, phantom, seeds) + "\n"
 
 
-def claims_html(frame: pd.DataFrame, resamples: int, on: str = "", phantom: bool = False) -> str:
+def claims_html(frame: pd.DataFrame, resamples: int, on: str = "", phantom: bool = False, seeds: int = 1) -> str:
     shown = frame[list(CLAIM_COLUMNS)].rename(columns=CLAIM_COLUMNS)
-    notes = claims_notes(resamples, phantom)
+    notes = claims_notes(resamples, phantom, seeds)
     return html_page(f"The paper's claims, each with a verdict{_on(on)}", [("", notes, shown)])
