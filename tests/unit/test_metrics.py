@@ -136,3 +136,16 @@ def test_auc_equals_sklearn_with_ties_and_degenerate_labels():
             assert abs(auc(labels, scores) - roc_auc_score(labels, scores)) < 1e-12, trial
     assert auc(np.array([0, 1]), np.array([0.5, 0.5])) == 0.5
     assert auc(np.array([0, 0, 1]), np.array([0.1, 0.2, 0.9])) == 1.0
+
+
+def test_a_bootstrap_p_value_is_never_zero():
+    """(k + 1) / (B + 1): with every one of 999 resamples on one side, p = 2 / 1000; with half on each side, 1."""
+    from chexpertnet.evaluate.metrics import bootstrap_p
+
+    one_sided = np.full((999, 1), 0.3)
+    assert bootstrap_p(one_sided)[0] == 2 / 1000
+    mixed = np.r_[np.full(500, -1.0), np.full(499, 1.0)][:, None]
+    assert bootstrap_p(mixed)[0] == 1.0
+    some = np.r_[np.full(10, -1.0), np.full(989, 1.0), np.full(5, np.nan)][:, None]  # NaN resamples left out
+    assert bootstrap_p(some)[0] == pytest.approx(2 * 11 / 1000)
+    assert np.isnan(bootstrap_p(np.full((5, 1), np.nan))[0])

@@ -102,13 +102,14 @@ def test_compare_identical_experiments_gives_zero_and_p_1_and_detects_a_gain():
     assert math.isnan(same.loc[MEAN_DEFINED, "p"]) and math.isnan(same.loc[MEAN_DEFINED, "ci_low"])
     assert math.isnan(same.loc["Fracture", "delta"]) and math.isnan(same.loc["Fracture", "p_holm"])
     better = PatientScores(runs.patients, runs.scores + 2.0 * runs.labels, runs.labels)
-    gain = compare(runs, better, resamples=300).set_index("observation")
+    gain = compare(runs, better, resamples=2000).set_index("observation")
     assert gain.loc[MEAN_ESTIMABLE, "delta"] > 0.05 and gain.loc[MEAN_ESTIMABLE, "ci_low"] > 0
     assert gain.loc[MEAN_ESTIMABLE, "p"] < 0.01
     assert gain.loc[MEAN_ROWS_LIST, "p_holm"].isna().all()  # the means are not part of the Holm family
     grid = T.delta_grid({"better": gain.reset_index()})
-    assert grid["mean"].iloc[0].startswith("**+") and grid["mean"].iloc[0].count("*") == 4  # bold, no star
-    assert grid["NF"].iloc[0].count("*") == 5  # bold and starred
+    # one primary test, bold: the mean's CI; each observation's Holm-adjusted p (never 0: at least 2/2001, x 13)
+    assert grid["mean"].iloc[0].startswith("**+") and grid["mean"].iloc[0].count("*") == 4
+    assert gain.loc["No Finding", "p_holm"] == pytest.approx(13 * 2 / 2001) and grid["NF"].iloc[0].count("*") == 4
     # DeLong beside the bootstrap: per observation, the seed-averaged test of delong_difference; none for the means
     from chexpertnet.evaluate.delong import delong_difference
 
@@ -234,7 +235,8 @@ def test_tables_command_writes_every_table_byte_identically_with_provenance(tmp_
     comparison_md = (tmp_path / "a/comparison.md").read_text()
     assert "| frontal | frontal |" in comparison_md and "| baseline | both |" in comparison_md
     assert "Δ mean AUC" in comparison_md and "## ΔAUC per observation" in comparison_md
-    assert "## DeLong's test per observation (p-value)" in comparison_md and "Sun & Xu 2014" in comparison_md
+    assert "## DeLong's test per observation (p-value, secondary)" in comparison_md and "Sun & Xu 2014" in comparison_md
+    assert "One primary test, bold in the grid" in comparison_md  # the legend names it
     delong_row = next(line for line in comparison_md.split("## DeLong")[1].splitlines() if line.startswith("| frontal"))
     expected = comparison.set_index("abbreviation")["p_delong"]
     assert delong_row.split(" | ")[1].strip("*") == T.fmt_p(expected["NF"])

@@ -116,7 +116,7 @@ def paired_bootstrap(
     ``seed_seed``; None: patient sampling only), so the interval and p cover patients and training seeds.
     ``means(values (..., J), defined (J,)) -> (..., M)`` gives the summary columns (default: the mean over the
     observations defined for both). Returns the seed-averaged AUCs of a and b, the point estimates of Δ, the
-    percentile CI and the two-sided bootstrap p-value p = min(1, 2 * min(P(Δ* <= 0), P(Δ* >= 0))), each of length J + M.
+    percentile CI and the two-sided bootstrap p-value (:func:`bootstrap_p`), each of length J + M.
     """
     means = means or _mean_defined_columns
     a, b = (np.asarray(s)[None] if np.ndim(s) == 2 else np.asarray(s) for s in (scores_a, scores_b))
@@ -134,14 +134,23 @@ def paired_bootstrap(
     point_a, point_b = seeds_a.mean(axis=0), seeds_b.mean(axis=0)
     point = point_b - point_a
     low, high = percentile_ci(samples, level)
-    valid = ~np.isnan(samples)
-    with np.errstate(all="ignore"):
-        below = np.where(valid, samples <= 0, False).sum(axis=0) / valid.sum(axis=0)
-        above = np.where(valid, samples >= 0, False).sum(axis=0) / valid.sum(axis=0)
-    p = np.minimum(1.0, 2 * np.minimum(below, above))
+    p = bootstrap_p(samples)
     p[np.isnan(point)] = np.nan
     low[np.isnan(point)], high[np.isnan(point)] = np.nan, np.nan
     return {"auc_a": point_a, "auc_b": point_b, "delta": point, "low": low, "high": high, "p": p}
+
+
+def bootstrap_p(samples: np.ndarray) -> np.ndarray:
+    """Two-sided bootstrap p-value per column of (B, K) resampled differences (NaN resamples left out): with k the
+    smaller of the counts of resamples at or below 0 and at or above 0, p = min(1, 2 (k + 1) / (B + 1)), never 0
+    (the observed data count as one resample: a p-value below 2 / (B + 1) cannot be resolved by B resamples)."""
+    valid = ~np.isnan(samples)
+    with np.errstate(all="ignore"):
+        below = np.where(valid, samples <= 0, False).sum(axis=0)
+        above = np.where(valid, samples >= 0, False).sum(axis=0)
+        resamples = valid.sum(axis=0)
+        p = np.minimum(1.0, 2 * (np.minimum(below, above) + 1) / (resamples + 1))
+    return np.where(resamples > 0, p, np.nan)
 
 
 def holm(pvalues: np.ndarray) -> np.ndarray:

@@ -173,29 +173,35 @@ def _grid(comparisons: Mapping[str, pd.DataFrame], cell, rows: int | None = None
     ])  # fmt: skip
 
 
+def primary(r: pd.Series) -> bool:
+    """The comparison's one primary test: per observation, the paired bootstrap's p-value Holm-adjusted over the
+    observations with enough patients, below 0.05; for a mean (a single test, outside that family), its 95% CI
+    excludes 0."""
+    if r["observation"] in MEAN_ROWS:
+        return not _isnan(r["ci_low"]) and (r["ci_low"] > 0 or r["ci_high"] < 0)
+    return not _isnan(r["p_holm"]) and r["p_holm"] < 0.05
+
+
 def _delta_cell(r: pd.Series) -> str:
     cell = fmt(r["delta"], sign=True)
-    if cell != NA and (r["ci_low"] > 0 or r["ci_high"] < 0):
+    if cell != NA and primary(r):
         cell = f"**{cell}**"
-    if not _isnan(r["p_holm"]) and r["p_holm"] < 0.05:
-        cell += "*"
     if cell != NA and _isnan(r["p"]) and r["observation"] != MEAN_DEFINED:
         cell += UNSTABLE_MARK  # too few patients for a test
     return cell
 
 
 def _delong_cell(r: pd.Series) -> str:
-    cell = fmt_p(r["p_delong"])
-    return f"**{cell}**" if not _isnan(r["p_delong"]) and r["p_delong"] < 0.05 else cell
+    return fmt_p(r["p_delong"])
 
 
 def delta_grid(comparisons: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    """ΔAUC per observation and mean: bold where the 95% CI excludes 0, * where the Holm-adjusted p < 0.05."""
+    """ΔAUC per observation and mean: bold where the primary test (:func:`primary`) rejects Δ = 0."""
     return _grid(comparisons, _delta_cell)
 
 
 def delong_grid(comparisons: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    """DeLong's p-value of ΔAUC per observation: bold where p < 0.05 (unadjusted)."""
+    """DeLong's p-value of ΔAUC per observation (secondary, unadjusted: never bold)."""
     return _grid(comparisons, _delong_cell, len(OBSERVATIONS))
 
 
@@ -205,7 +211,8 @@ def delong_notes(seeds: int) -> str:
     return (
         "DeLong's test (DeLong et al. 1988; the fast algorithm of Sun & Xu 2014) of the same Δ per observation: the "
         f"variance of the paired AUC difference from the patients' structural components ({part}), two-sided p, "
-        "unadjusted; bold: p < 0.05. n/a where the observation has too few positive or negative patients (as in the "
+        "unadjusted. Secondary: shown beside the primary test for readers who know it, not a second verdict (bold "
+        "above is the primary test). n/a where the observation has too few positive or negative patients (as in the "
         "grid above). comparison.csv has its 95% CI (delong_low, delong_high)."
     )
 
@@ -219,11 +226,13 @@ def comparison_notes(baseline: str, resamples: int, comparisons: Mapping[str, pd
         f"Δ = experiment − {baseline}, by a paired patient bootstrap ({resamples} resamples; the same resampled "
         f"patients for both; patients scored by both: {patients}); {covers(seeds)}. mean and "
         "the summary's mean AUC: over the observations with enough patients, the same in every resample; mean_all: "
-        "over every defined observation, a point estimate. p: two-sided bootstrap p-value of Δ (for the means, "
-        "unadjusted: they are not part of the Holm family). In the grid, bold: the 95% CI of Δ excludes 0; *: "
-        "Holm-adjusted p < 0.05 over the observations with enough patients (never on the means). "
-        f"{UNSTABLE_MARK}: fewer than {min_positives} positive or negative patients: Δ as a point estimate, no CI, "
-        f"no p, never bold or starred{' (' + ', '.join(few) + ')' if few else ''}. A difference whose CI includes 0 "
+        "over every defined observation, a point estimate. One primary test, bold in the grid: per observation the "
+        "paired bootstrap's two-sided p-value, (k + 1)/(B + 1), Holm-adjusted over the observations with enough "
+        "patients (p_holm < 0.05); for mean, its 95% CI excludes 0 (a single test, outside that family). "
+        "Secondary, never bold: each observation's unadjusted 95% CI and p (comparison.csv's ci_low, ci_high, p) "
+        f"and DeLong's test below. {UNSTABLE_MARK}: fewer than {min_positives} positive or negative patients: Δ as a "
+        f"point estimate, no CI, no p, never bold{' (' + ', '.join(few) + ')' if few else ''}. A difference whose CI "
+        "includes 0 "
         f"is not distinguishable from noise on {on or 'this validation set'}."
     )
 
@@ -235,7 +244,7 @@ def comparison_markdown(baseline, factors, tables, comparisons, resamples, on: s
     if comparisons:
         text += "\n## ΔAUC per observation\n\n" + markdown(delta_grid(comparisons))
         text += "\n" + comparison_notes(baseline, resamples, comparisons, on, min_positives, _seeds(tables)) + "\n"
-        text += "\n## DeLong's test per observation (p-value)\n\n" + markdown(delong_grid(comparisons))
+        text += "\n## DeLong's test per observation (p-value, secondary)\n\n" + markdown(delong_grid(comparisons))
         text += "\n" + delong_notes(_seeds(tables)) + "\n"
     return text
 
@@ -244,11 +253,11 @@ def comparison_html(baseline, factors, tables, comparisons, resamples, on: str =
                     min_positives: int = MIN_POSITIVES) -> str:  # fmt: skip
     sections = [("", "", comparison_summary(baseline, factors, tables, comparisons))]
     if comparisons:
-        grid = delta_grid(comparisons).replace(r"\*\*(.*?)\*\*", r"\1 (CI excludes 0)", regex=True)
+        grid = delta_grid(comparisons).replace(r"\*\*(.*?)\*\*", r"\1 (primary test: p < 0.05)", regex=True)
         notes = comparison_notes(baseline, resamples, comparisons, on, min_positives, _seeds(tables))
         sections.append(("ΔAUC per observation", notes, grid))
-        delong = delong_grid(comparisons).replace(r"\*\*(.*?)\*\*", r"\1 (p < 0.05)", regex=True)
-        sections.append(("DeLong's test per observation (p-value)", delong_notes(_seeds(tables)), delong))
+        sections.append(("DeLong's test per observation (p-value, secondary)", delong_notes(_seeds(tables)),
+                         delong_grid(comparisons)))
     return html_page(f"Experiments against the baseline{_on(on)}", sections)
 
 
