@@ -358,3 +358,16 @@ def test_the_plans_phantom_readers_are_the_simulated_ones():
     from chexpertnet.data.simulated_readers import READERS
 
     assert tuple(READERS) == P.PHANTOM_READERS
+
+
+def test_each_kind_of_table_has_its_own_caption_and_the_report_opens_with_the_workflow():
+    names = P.Plan(config()).table_names
+    captions = {name: P.table_caption(name) for name in names}
+    assert captions["baseline"] == captions["test.frozen"] == "experiment"
+    assert captions["comparison"] == captions["test.comparison"] == "comparison"
+    assert captions["claims"] == "claims" and captions["paper_vs_ours"] == "paper_vs_ours"
+    for caption in {*captions.values(), "operating_points", "readers"}:  # every caption a rule names is an input
+        path = f"workflow/report/{caption}.rst"
+        assert path in P.REPORT_CAPTIONS and (REPO / path).exists()
+    assert 'report: "workflow/report/workflow.rst"' in (REPO / "Snakefile").read_text()
+    assert "NF No Finding" in (REPO / "workflow/report/experiment.rst").read_text()

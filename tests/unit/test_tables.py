@@ -168,7 +168,7 @@ def test_experiment_markdown_shows_abbreviations_na_and_sd():
     table = experiment_table(_runs(seeds=2), resamples=100)
     md = T.experiment_markdown("x", {"views": "both"}, table, PAPER["frontal"], 100, "mean")
     header = md.splitlines()[4]
-    assert header == "| " + " | ".join([*ABBREVIATIONS, "Mean"]) + " |"
+    assert header == "| " + " | ".join([*ABBREVIATIONS, "mean_all"]) + " |"
     assert "n/a" in md and "±" in md and "Table 2" in md
 
 

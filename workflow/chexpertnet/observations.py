@@ -24,6 +24,11 @@ ABBREVIATIONS: tuple[str, ...] = (
     "NF", "ECM", "CM", "LO", "LL", "Ed", "Con", "PN", "AT", "PNX", "PlE", "PlO", "F", "SD",
 )  # fmt: skip
 
+def abbreviation_legend() -> str:
+    """The paper's abbreviations spelled out, for a table's legend."""
+    return "Abbreviations: " + ", ".join(f"{a} {o}" for o, a in zip(OBSERVATIONS, ABBREVIATIONS, strict=True)) + "."
+
+
 #: Observations that count as pathology: No Finding is 1 exactly when none of these is present.
 PATHOLOGIES: tuple[str, ...] = tuple(o for o in OBSERVATIONS if o not in ("No Finding", "Support Devices"))
 

@@ -66,8 +66,8 @@ PAPER_VALUES = "workflow/data/paper_values.yaml"
 REPORT_CAPTIONS = tuple(
     f"workflow/report/{name}.rst"
     for name in (
-        "workflow", "tables", "versions", "roc", "learning_curves", "cam", "localization", "operating_points",
-        "readers",
+        "workflow", "experiment", "comparison", "claims", "paper_vs_ours", "versions", "roc", "learning_curves", "cam",
+        "localization", "operating_points", "readers",
     )
 )  # fmt: skip
 #: The phantom's simulated radiologists (chexpertnet.data.simulated_readers.READERS; a test checks they agree),
@@ -95,6 +95,13 @@ def operating_point_arg(rule: str | dict) -> str:
         return rule
     ((kind, target),) = rule.items()
     return f"{kind}={float(target):g}"
+
+
+def table_caption(name: str) -> str:
+    """The report caption of a result table (test.<name> shares <name>'s): experiment, comparison, claims or
+    paper_vs_ours (workflow/report/<caption>.rst)."""
+    kind = name.removeprefix("test.")
+    return kind if kind in ("comparison", "claims", "paper_vs_ours") else "experiment"
 
 
 class NotYetKnown(FileNotFoundError):

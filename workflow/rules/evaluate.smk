@@ -99,7 +99,7 @@ rule tables:
         html=[
             report(
                 path,
-                caption="../report/tables.rst",
+                caption=f"../report/{plan.table_caption(name)}.rst",
                 category="Tables",
                 labels={"table": name},
             )

@@ -15,7 +15,7 @@ import pandas as pd
 
 from chexpertnet.evaluate.scoring import MEAN_DEFINED, MEAN_ESTIMABLE, MEAN_ROWS, MIN_POSITIVES
 from chexpertnet.markup import html_page, markdown
-from chexpertnet.observations import ABBREVIATIONS, COMPETITION_TASKS, OBSERVATIONS
+from chexpertnet.observations import ABBREVIATIONS, COMPETITION_TASKS, OBSERVATIONS, abbreviation_legend
 
 NA = "n/a"
 FLOAT_FORMAT = "%.6f"
@@ -65,7 +65,7 @@ def paper_row(table: pd.DataFrame) -> pd.DataFrame:
     for observation, abbreviation in zip(OBSERVATIONS, ABBREVIATIONS, strict=True):
         r = rows.loc[observation]
         cells[abbreviation] = fmt_auc_sd(r["auc"], r["sd"]) + (UNSTABLE_MARK if r["unstable"] else "")
-    cells["Mean"] = fmt_auc_sd(rows.loc[MEAN_DEFINED, "auc"], rows.loc[MEAN_DEFINED, "sd"])
+    cells["mean_all"] = fmt_auc_sd(rows.loc[MEAN_DEFINED, "auc"], rows.loc[MEAN_DEFINED, "sd"])
     return pd.DataFrame([cells])
 
 
@@ -116,8 +116,8 @@ def experiment_notes(table: pd.DataFrame, resamples: int, aggregate: str,
         "the number of observations averaged. "
     )
     if undefined:
-        text += f"{NA}: undefined (only one class among the patients: {', '.join(undefined)}), excluded from means."
-    return text.strip()
+        text += f"{NA}: undefined (only one class among the patients: {', '.join(undefined)}), excluded from means. "
+    return (text + abbreviation_legend()).strip()
 
 
 def experiment_markdown(name: str, factors: Mapping[str, str], table: pd.DataFrame, paper: Mapping | None,
@@ -231,8 +231,8 @@ def comparison_notes(baseline: str, resamples: int, comparisons: Mapping[str, pd
         "patients (p_holm < 0.05); for mean, its 95% CI excludes 0 (a single test, outside that family). "
         "Secondary, never bold: each observation's unadjusted 95% CI and p (comparison.csv's ci_low, ci_high, p) "
         f"and DeLong's test below. {UNSTABLE_MARK}: fewer than {min_positives} positive or negative patients: Δ as a "
-        f"point estimate, no CI, no p, never bold{' (' + ', '.join(few) + ')' if few else ''}. A difference whose CI "
-        "includes 0 "
+        f"point estimate, no CI, no p, never bold{' (' + ', '.join(few) + ')' if few else ''}. {abbreviation_legend()} "
+        "A difference whose CI includes 0 "
         f"is not distinguishable from noise on {on or 'this validation set'}."
     )
 
