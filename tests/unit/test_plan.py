@@ -371,3 +371,8 @@ def test_each_kind_of_table_has_its_own_caption_and_the_report_opens_with_the_wo
         assert path in P.REPORT_CAPTIONS and (REPO / path).exists()
     assert 'report: "workflow/report/workflow.rst"' in (REPO / "Snakefile").read_text()
     assert "NF No Finding" in (REPO / "workflow/report/experiment.rst").read_text()
+
+
+def test_the_localization_caption_defines_chance_as_the_table_does():
+    text = " ".join((REPO / "workflow/report/localization.rst").read_text().split())
+    assert "share of the map's cells whose centre lies in the box" in text and "image-blind pointer" in text

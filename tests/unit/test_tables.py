@@ -101,20 +101,26 @@ def test_compare_identical_experiments_gives_zero_and_p_1_and_detects_a_gain():
     assert (same.loc[tested, "ci_low"] < 0).all() and (same.loc[tested, "ci_high"] > 0).all()
     assert math.isnan(same.loc[MEAN_DEFINED, "p"]) and math.isnan(same.loc[MEAN_DEFINED, "ci_low"])
     assert math.isnan(same.loc["Fracture", "delta"]) and math.isnan(same.loc["Fracture", "p_holm"])
-    better = PatientScores(runs.patients, runs.scores + 2.0 * runs.labels, runs.labels)
+    # the same two training seeds, each better by a like amount: paired seed by seed (with two unpaired seeds a side
+    # the seeds' part is a t with 1 degree of freedom, and no gain of this size is detectable)
+    runs = PatientScores(runs.patients, runs.scores, runs.labels, (0, 1))
+    better = PatientScores(runs.patients, runs.scores + 2.0 * runs.labels, runs.labels, (0, 1))
     gain = compare(runs, better, resamples=2000).set_index("observation")
     assert gain.loc[MEAN_ESTIMABLE, "delta"] > 0.05 and gain.loc[MEAN_ESTIMABLE, "ci_low"] > 0
-    assert gain.loc[MEAN_ESTIMABLE, "p"] < 0.01
+    assert gain.loc[MEAN_ESTIMABLE, "p"] < 0.05  # two seeds: the seeds' part is a t with 1 degree of freedom
     assert gain.loc[MEAN_ROWS_LIST, "p_holm"].isna().all()  # the means are not part of the Holm family
-    grid = T.delta_grid({"better": gain.reset_index()})
+    # the grid's primary test, on one seed (patient sampling alone: every resample on the gain's side)
+    gain1 = compare(one, PatientScores(one.patients, one.scores + 2.0 * one.labels, one.labels),
+                    resamples=2000).set_index("observation")  # fmt: skip
+    grid = T.delta_grid({"better": gain1.reset_index()})
     # one primary test, bold: the mean's CI; each observation's Holm-adjusted p (never 0: at least 2/2001, x 13)
     assert grid["mean"].iloc[0].startswith("**+") and grid["mean"].iloc[0].count("*") == 4
-    assert gain.loc["No Finding", "p_holm"] == pytest.approx(13 * 2 / 2001) and grid["NF"].iloc[0].count("*") == 4
+    assert gain1.loc["No Finding", "p_holm"] == pytest.approx(13 * 2 / 2001) and grid["NF"].iloc[0].count("*") == 4
     # DeLong beside the bootstrap: per observation, the seed-averaged test of delong_difference; none for the means
     from chexpertnet.evaluate.delong import delong_difference
 
     for j, o in enumerate(OBSERVATIONS):
-        expected = delong_difference(runs.scores[..., j], better.scores[..., j], runs.labels[:, j])
+        expected = delong_difference(runs.scores[..., j], better.scores[..., j], runs.labels[:, j], paired=True)
         assert gain.loc[o, "p_delong"] == pytest.approx(expected["p"], abs=1e-15, nan_ok=True)
         assert gain.loc[o, "delong_low"] == pytest.approx(expected["low"], abs=1e-15, nan_ok=True)
     assert gain.loc[MEAN_ROWS_LIST, "p_delong"].isna().all() and math.isnan(gain.loc["Fracture", "p_delong"])

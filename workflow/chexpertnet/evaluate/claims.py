@@ -45,8 +45,9 @@ from chexpertnet.evaluate.metrics import (
     bootstrap_counts,
     per_observation_auc,
     percentile_ci,
+    seed_draws,
     seed_noise,
-    seed_normals,
+    seed_part,
 )
 from chexpertnet.evaluate.scoring import MIN_POSITIVES, PatientScores, estimable
 from chexpertnet.observations import OBSERVATIONS
@@ -127,7 +128,15 @@ def _boot(runs: PatientScores, counts: np.ndarray, seed: int = 0, stream: int = 
     keeps the seed draws of independent trainings apart, and is the same for the epochs of one training."""
     per_seed = np.array([per_observation_auc(runs.labels, s) for s in _stack(runs)])
     boot = np.mean([bootstrap_auc(s, runs.labels, counts) for s in _stack(runs)], axis=0)
-    return boot + seed_noise(per_seed, seed_normals(len(counts), len(per_seed), seed, stream))
+    return boot + seed_noise(per_seed, seed_draws(len(counts), len(per_seed), seed, stream))
+
+
+def _delta_boot(a: PatientScores, b: PatientScores, counts: np.ndarray, seed: int = 0) -> np.ndarray:
+    """(B, J) resampled Δ = b − a of seed-averaged AUCs, the seeds' variation drawn in: paired seed by seed when the
+    two experiments ran the same seeds (:func:`~chexpertnet.evaluate.metrics.seed_part`)."""
+    boots = [np.mean([bootstrap_auc(s, r.labels, counts) for s in _stack(r)], axis=0) for r in (a, b)]
+    per_seed = [np.array([per_observation_auc(r.labels, s) for s in _stack(r)]) for r in (a, b)]
+    return boots[1] - boots[0] + seed_part(per_seed[0], per_seed[1], len(counts), seed, a.paired_with(b))
 
 
 def _point(runs: PatientScores) -> np.ndarray:
@@ -154,7 +163,8 @@ def mean_difference(a: PatientScores, b: PatientScores, resamples: int, seed: in
     columns = ~np.isnan(pa) & ~np.isnan(pb) & estimable(a.labels, min_positives)
     columns[list(exclude)] = False
     counts = bootstrap_counts(len(a.patients), resamples, seed)
-    samples = _mean(_boot(b, counts, seed, 2), columns) - _mean(_boot(a, counts, seed, 1), columns)
+    delta = _delta_boot(a, b, counts, seed)
+    samples = np.where(np.isnan(delta[:, columns]).any(axis=1), np.nan, delta[:, columns].mean(axis=1))
     low, high = percentile_ci(samples[:, None])
     return {"a": float(_mean(pa, columns)), "b": float(_mean(pb, columns)),
             "delta": float(_mean(pb, columns) - _mean(pa, columns)), "low": float(low[0]), "high": float(high[0]),
@@ -179,7 +189,7 @@ def lesion_loses_most(full: PatientScores, reduced: PatientScores, observation: 
     if not columns[observation]:
         return out
     counts = bootstrap_counts(len(a.patients), resamples, seed)
-    boot = _boot(b, counts, seed, 2) - _boot(a, counts, seed, 1)  # (B, J) Δ per resample
+    boot = _delta_boot(a, b, counts, seed)  # (B, J) Δ per resample
     point = pb - pa
     rivals = np.flatnonzero(columns & (np.arange(len(columns)) != observation))
     if not len(rivals):

@@ -65,10 +65,12 @@ def seeds_variance(per_seed: np.ndarray) -> float:
     return float(np.var(per_seed, ddof=1) / len(per_seed)) if len(per_seed) > 1 else 0.0
 
 
-def delong_difference(scores_a: np.ndarray, scores_b: np.ndarray, labels: np.ndarray, level: float = 0.95) -> dict:
+def delong_difference(scores_a: np.ndarray, scores_b: np.ndarray, labels: np.ndarray, level: float = 0.95,
+                      paired: bool = False) -> dict:  # fmt: skip
     """AUC(b) - AUC(a) on the same patients: the AUCs, Δ, its standard error, the normal-theory CI and the
-    two-sided p-value of DeLong's test. Scores are (n,) or (S, n) for S seeds (the seeds' variance added); NaN
-    where either class has fewer than two patients."""
+    two-sided p-value of DeLong's test. Scores are (n,) or (S, n) for S seeds (the seeds' variance added: of the
+    per-seed differences where the seeds are ``paired``, else each side's); NaN where either class has fewer than
+    two patients."""
     labels = np.asarray(labels).astype(bool)
     m, n = int(labels.sum()), int((~labels).sum())
     if m < 2 or n < 2:
@@ -77,7 +79,10 @@ def delong_difference(scores_a: np.ndarray, scores_b: np.ndarray, labels: np.nda
     auc_a, v10_a, v01_a, seeds_a = _components(scores_a, labels)
     auc_b, v10_b, v01_b, seeds_b = _components(scores_b, labels)
     variance = np.var(v10_b - v10_a, ddof=1) / m + np.var(v01_b - v01_a, ddof=1) / n
-    variance += seeds_variance(seeds_a) + seeds_variance(seeds_b)
+    if paired and len(seeds_a) == len(seeds_b):
+        variance += seeds_variance(seeds_b - seeds_a)
+    else:
+        variance += seeds_variance(seeds_a) + seeds_variance(seeds_b)
     delta = auc_b - auc_a
     se = math.sqrt(max(float(variance), 0.0))
     z_level = NormalDist().inv_cdf(0.5 + level / 2)
@@ -88,9 +93,9 @@ def delong_difference(scores_a: np.ndarray, scores_b: np.ndarray, labels: np.nda
 
 
 def delong_per_observation(scores_a: np.ndarray, scores_b: np.ndarray, labels: np.ndarray,
-                           level: float = 0.95) -> dict[str, np.ndarray]:  # fmt: skip
+                           level: float = 0.95, paired: bool = False) -> dict[str, np.ndarray]:  # fmt: skip
     """:func:`delong_difference` for each column of (n, J) labels and (n, J) or (S, n, J) scores: arrays of J."""
     a = np.asarray(scores_a)[None] if np.ndim(scores_a) == 2 else np.asarray(scores_a)
     b = np.asarray(scores_b)[None] if np.ndim(scores_b) == 2 else np.asarray(scores_b)
-    results = [delong_difference(a[..., j], b[..., j], labels[:, j], level) for j in range(labels.shape[1])]
+    results = [delong_difference(a[..., j], b[..., j], labels[:, j], level, paired) for j in range(labels.shape[1])]
     return {key: np.array([r[key] for r in results]) for key in results[0]}

@@ -69,10 +69,18 @@ def bootstrap_auc(scores: np.ndarray, labels: np.ndarray, counts: np.ndarray) ->
     return np.stack([weighted_auc(scores[:, j], labels[:, j], counts) for j in range(scores.shape[1])], axis=1)
 
 
-def seed_normals(resamples: int, seeds: int, seed: int, stream: int = 0) -> np.ndarray:
-    """(resamples, seeds) standard normals for :func:`seed_noise`, seeded apart from the patient resampling (so
-    one seed's intervals are exactly the patient bootstrap's); ``stream`` keeps independent trainings apart."""
-    return np.random.default_rng([seed, 1_000_003, stream]).standard_normal((resamples, seeds))
+def seed_draws(resamples: int, seeds: int, seed: int, stream: int = 0) -> np.ndarray:
+    """(resamples, seeds) draws for :func:`seed_noise`: standard normals, each resample's row divided by
+    sqrt(χ²/(S − 1)) with χ² ~ chi-square(S − 1), so that :func:`seed_noise` draws a (multivariate) t with S − 1
+    degrees of freedom: the distribution of a mean of S trainings about its expectation when s² is estimated from
+    the same S seeds (a normal draw would treat s² as known, and with 3 seeds under-cover). Seeded apart from the
+    patient resampling (so one seed's intervals are exactly the patient bootstrap's); ``stream`` keeps independent
+    trainings apart."""
+    rng = np.random.default_rng([seed, 1_000_003, stream])
+    normals = rng.standard_normal((resamples, seeds))
+    if seeds < 2:
+        return normals
+    return normals / np.sqrt(rng.chisquare(seeds - 1, resamples) / (seeds - 1))[:, None]
 
 
 def seed_noise(per_seed: np.ndarray, normals: np.ndarray) -> np.ndarray:
@@ -86,6 +94,16 @@ def seed_noise(per_seed: np.ndarray, normals: np.ndarray) -> np.ndarray:
         return np.zeros((len(normals), per_seed.shape[1]))
     deviations = np.nan_to_num(per_seed - per_seed.mean(axis=0))  # undefined columns stay NaN elsewhere
     return normals[:, :s] @ deviations / math.sqrt(s * (s - 1))
+
+
+def seed_part(per_seed_a: np.ndarray, per_seed_b: np.ndarray, resamples: int, seed: int, paired: bool = False
+              ) -> np.ndarray:  # fmt: skip
+    """(B, K) draws of the seeds' variation of Δ = mean over b's seeds − mean over a's: from the per-seed differences
+    when the seeds are ``paired`` (the same training seeds, S of each), else from each side independently."""
+    a, b = np.asarray(per_seed_a), np.asarray(per_seed_b)
+    if paired and len(a) == len(b) and len(a) > 1:
+        return seed_noise(b - a, seed_draws(resamples, len(a), seed, 3))
+    return seed_noise(b, seed_draws(resamples, len(b), seed, 2)) - seed_noise(a, seed_draws(resamples, len(a), seed, 1))
 
 
 def percentile_ci(samples: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
@@ -108,12 +126,17 @@ def _mean_defined_columns(values: np.ndarray, defined: np.ndarray) -> np.ndarray
 def paired_bootstrap(
     scores_a: np.ndarray, scores_b: np.ndarray, labels: np.ndarray, counts: np.ndarray, level: float = 0.95,
     means: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None, seed_seed: int | None = 0,
+    paired: bool = False,
 ) -> dict:  # fmt: skip
     """ΔAUC = AUC(b) - AUC(a) per observation and of summary means, on the same resampled patients for both.
 
     Scores are (n, J) for one model or (S, n, J) for S seeds, whose AUCs are averaged (per resample too). With
     several seeds, each resample also draws the variation between seeds (:func:`seed_noise`, seeded by
     ``seed_seed``; None: patient sampling only), so the interval and p cover patients and training seeds.
+    ``paired``: the two experiments' seeds are the same training seeds (seed k of one shares its random streams with
+    seed k of the other): the seeds' part is then drawn from the per-seed differences (s² of b_k − a_k, a t with
+    S − 1 degrees of freedom); otherwise each experiment's part is drawn independently (two t's, whose sum
+    approximates Welch-Satterthwaite's t).
     ``means(values (..., J), defined (J,)) -> (..., M)`` gives the summary columns (default: the mean over the
     observations defined for both). Returns the seed-averaged AUCs of a and b, the point estimates of Δ, the
     percentile CI and the two-sided bootstrap p-value (:func:`bootstrap_p`), each of length J + M.
@@ -128,9 +151,8 @@ def paired_bootstrap(
     samples = np.column_stack([boot_b - boot_a, means(boot_b, defined) - means(boot_a, defined)])
     seeds_a = np.column_stack([auc_a, means(auc_a, defined)])  # (S, J + M) per seed
     seeds_b = np.column_stack([auc_b, means(auc_b, defined)])
-    if seed_seed is not None:  # the two experiments' trainings are independent: their seeds' variances add
-        samples += seed_noise(seeds_b, seed_normals(len(counts), len(b), seed_seed, 2)) - seed_noise(
-            seeds_a, seed_normals(len(counts), len(a), seed_seed, 1))  # fmt: skip
+    if seed_seed is not None:
+        samples += seed_part(seeds_a, seeds_b, len(counts), seed_seed, paired)
     point_a, point_b = seeds_a.mean(axis=0), seeds_b.mean(axis=0)
     point = point_b - point_a
     low, high = percentile_ci(samples, level)

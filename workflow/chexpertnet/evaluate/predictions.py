@@ -55,8 +55,9 @@ def score_frames(
         grouped.setdefault(name, []).append((int(seed), str(path), frame))
     out = {}
     for name, entries in grouped.items():
-        paths, image_scores, image_labels = None, [], None
+        paths, image_scores, image_labels, seeds = None, [], None, []
         for seed, path, given in sorted(entries, key=lambda e: e[0]):
+            seeds.append(seed)
             frame = pd.read_csv(path, dtype={"Path": str}) if given is None else given
             try:
                 p, scores, image_labels = join_labels(frame, labels, path, str(labels_csv))
@@ -68,5 +69,5 @@ def score_frames(
                 )
             paths = p
             image_scores.append(scores)
-        out[name] = PatientScores.from_images(patients_of(paths), image_scores, image_labels, aggregate)
+        out[name] = PatientScores.from_images(patients_of(paths), image_scores, image_labels, aggregate, tuple(seeds))
     return out

@@ -19,8 +19,8 @@ from chexpertnet.evaluate.metrics import (
     paired_bootstrap,
     per_observation_auc,
     percentile_ci,
+    seed_draws,
     seed_noise,
-    seed_normals,
 )
 from chexpertnet.observations import ABBREVIATIONS, COMPETITION_TASKS, OBSERVATIONS
 
@@ -37,26 +37,34 @@ _COMPETITION = np.array([o in COMPETITION_TASKS for o in OBSERVATIONS])
 class PatientScores:
     """The runs (seeds) of one experiment at patient level, on the same patients.
 
-    ``scores`` is (seeds, patients, 14) P(positive) aggregated per patient; ``labels`` (patients, 14) is 0/1.
+    ``scores`` is (seeds, patients, 14) P(positive) aggregated per patient; ``labels`` (patients, 14) is 0/1;
+    ``seeds`` the training seeds in the order of ``scores`` (empty where unknown): two experiments with the same
+    seeds are paired seed by seed (seed k of each shares its random streams).
     """
 
     patients: np.ndarray
     scores: np.ndarray
     labels: np.ndarray
+    seeds: tuple[int, ...] = ()
 
     @classmethod
-    def from_images(cls, patients, image_scores: list[np.ndarray], image_labels: np.ndarray, aggregate: str = "mean"):
+    def from_images(cls, patients, image_scores: list[np.ndarray], image_labels: np.ndarray, aggregate: str = "mean",
+                    seeds: tuple[int, ...] = ()):  # fmt: skip
         """One entry of ``image_scores`` per seed, each (images, 14) over the same images as ``image_labels``."""
         per_seed = [aggregate_by_patient(np.asarray(patients), s, image_labels, aggregate) for s in image_scores]
         ids, _, labels = per_seed[0]
-        return cls(ids, np.stack([s for _, s, _ in per_seed]), labels)
+        return cls(ids, np.stack([s for _, s, _ in per_seed]), labels, tuple(seeds))
+
+    def paired_with(self, other: PatientScores) -> bool:
+        """Whether the two experiments ran the same training seeds (at least two): their seeds pair up."""
+        return len(self.seeds) > 1 and self.seeds == other.seeds
 
     def subset(self, patients: np.ndarray) -> PatientScores:
         """The rows of the given patients (each must be present), in the order given."""
         index = np.searchsorted(self.patients, patients)
         if len(patients) and (index.max() >= len(self.patients) or (self.patients[index] != patients).any()):
             raise ValueError("subset: some patients are not scored in this experiment")
-        return PatientScores(np.asarray(patients), self.scores[:, index], self.labels[index])
+        return PatientScores(np.asarray(patients), self.scores[:, index], self.labels[index], self.seeds)
 
 
 def join_labels(predictions: pd.DataFrame, labels: pd.DataFrame, predictions_name: str = "predictions",
@@ -121,7 +129,7 @@ def experiment_table(runs: PatientScores, resamples: int = 2000, seed: int = 0, 
     counts = bootstrap_counts(len(labels), resamples, seed)
     samples = np.mean([bootstrap_auc(s, labels, counts) for s in runs.scores], axis=0)  # (B, 14)
     samples = np.concatenate([samples, _means_over(samples, sets)], axis=1)
-    samples += seed_noise(per_seed_all, seed_normals(resamples, len(per_seed), seed))  # 0 with one seed
+    samples += seed_noise(per_seed_all, seed_draws(resamples, len(per_seed), seed))  # 0 with one seed
     low, high = percentile_ci(samples, level)
     point = per_seed_all.mean(axis=0)
     sd = per_seed_all.std(axis=0, ddof=1) if len(per_seed) > 1 else np.full(point.shape, np.nan)
@@ -176,12 +184,12 @@ def compare(
     enough = estimable(a.labels, min_positives)
     result = paired_bootstrap(a.scores, b.scores, a.labels, counts, level,
                               means=lambda values, defined: _means_over(values, mean_sets(defined, enough)),
-                              seed_seed=seed)  # fmt: skip
+                              seed_seed=seed, paired=a.paired_with(b))  # fmt: skip
     no_test = np.r_[~enough, False, False, True]
     for key in ("low", "high", "p"):
         result[key][no_test] = np.nan
     p_holm = np.r_[holm(result["p"][:14]), np.full(len(MEAN_ROWS), np.nan)]  # the means are not in the family
-    delong = delong_per_observation(a.scores, b.scores, a.labels, level)
+    delong = delong_per_observation(a.scores, b.scores, a.labels, level, paired=a.paired_with(b))
     for key in ("low", "high", "p"):
         delong[key][~enough] = np.nan
     none = np.full(len(MEAN_ROWS), np.nan)
