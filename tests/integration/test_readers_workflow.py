@@ -19,7 +19,7 @@ import pytest
 import yaml
 from sklearn.metrics import f1_score, matthews_corrcoef, precision_score, recall_score, roc_curve
 
-from workflow_helpers import copy_workflow, planned_jobs, real_data_config, snakemake, tiny_config
+from workflow_helpers import copy_workflow, planned_jobs, real_data_config, snakemake
 
 pytestmark = pytest.mark.integration
 
@@ -170,18 +170,3 @@ def test_readers_and_operating_points_are_added_without_retraining(tmp_path):
     report = (results / "report.html").read_bytes()
     assert b"test.readers.html" in report and b"test.operating_points.html" in report
     assert (results / "test/readers/frontal/seed0.png").read_bytes()[:4] == b"\x89PNG"
-
-
-def test_the_phantoms_test_split_brings_its_readers_and_operating_points(tmp_path):
-    workdir = copy_workflow(tmp_path / "wf")
-    config = tiny_config()
-    config["phantom"]["test_patients"] = 10
-    (workdir / "config/tiny.yaml").write_text(yaml.safe_dump(config))
-    plan = planned_jobs(snakemake(workdir, "-n", "--configfile", "config/tiny.yaml"))
-    runs = sum(len(e["seeds"]) for e in config["experiments"].values())
-    assert plan["phantom_readers"] == 1 and plan["operating_points"] == plan["readers"] == runs
-    assert plan["decision_tables"] == 1
-    config["phantom"]["test_patients"] = 0  # without a test split: operating points on validation, no readers
-    (workdir / "config/tiny.yaml").write_text(yaml.safe_dump(config))
-    plan = planned_jobs(snakemake(workdir, "-n", "--configfile", "config/tiny.yaml"))
-    assert plan["operating_points"] == runs and "readers" not in plan and "phantom_readers" not in plan

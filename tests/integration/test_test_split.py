@@ -135,3 +135,10 @@ def test_the_phantom_test_split_is_planned_through_the_same_steps(tmp_path):
     trainings = sum(len(e["seeds"]) for e in config["experiments"].values())
     assert plan["test_labels"] == 1 and plan["predict_test"] == plan["score_test"] == trainings
     assert plan["cache"] == 3 and plan["manifest"] == 3 * len({e["views"] for e in config["experiments"].values()})
+    # its simulated readers, each model on their ROC, and the operating points kept on the test set
+    assert plan["phantom_readers"] == 1 and plan["operating_points"] == plan["readers"] == trainings
+    assert plan["decision_tables"] == 1
+    config["phantom"]["test_patients"] = 0  # without a test split: operating points on validation, no readers
+    (workdir / "config/tiny.yaml").write_text(yaml.safe_dump(config))
+    plan = planned_jobs(snakemake(workdir, "-n", "--configfile", "config/tiny.yaml"))
+    assert plan["operating_points"] == trainings and "readers" not in plan and "phantom_readers" not in plan
