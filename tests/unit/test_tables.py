@@ -298,3 +298,18 @@ def test_figures_command_writes_roc_and_learning_curves(tmp_path):
     for png in ("roc.png", "lc.png"):
         assert (tmp_path / "f" / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert sorted(p.name for p in (tmp_path / "f").iterdir()) == ["lc.png", "roc.png"]
+
+
+def test_no_p_value_is_written_as_zero():
+    """A DeLong p of 1e-20 is written as 1e-20, not 0.000000; an underflow is the smallest double, not 0."""
+    from chexpertnet.evaluate.delong import delong_difference
+
+    frame = pd.DataFrame({"observation": ["Edema"], "delta": [0.3], "p": [2 / 2001], "p_holm": [0.0123],
+                          "p_delong": [1e-20]})  # fmt: skip
+    row = T.to_csv(frame).splitlines()[1].split(",")
+    assert [float(x) for x in row[2:]] == pytest.approx([2 / 2001, 0.0123, 1e-20], rel=1e-5)
+    assert "0.000000" not in T.to_csv(frame)
+    y = np.r_[np.ones(200), np.zeros(200)]
+    strong = delong_difference(np.r_[np.zeros(200), np.zeros(200)] + np.random.default_rng(0).random(400),
+                               np.r_[np.ones(200) * 10, np.zeros(200)] + np.random.default_rng(1).random(400), y)
+    assert strong["p"] > 0

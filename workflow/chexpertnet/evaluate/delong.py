@@ -88,6 +88,7 @@ def delong_difference(scores_a: np.ndarray, scores_b: np.ndarray, labels: np.nda
     z_level = NormalDist().inv_cdf(0.5 + level / 2)
     # se 0: every component of the difference is the same, Δ is exact (0: p 1; else: p 0)
     p = math.erfc(abs(delta) / se / math.sqrt(2.0)) if se > 0 else float(delta == 0)
+    p = max(p, math.ulp(0.0))  # never 0: a p-value below the smallest double is written as that
     return {"auc_a": auc_a, "auc_b": auc_b, "delta": delta, "se": se, "low": delta - z_level * se,
             "high": delta + z_level * se, "p": p}  # fmt: skip
 

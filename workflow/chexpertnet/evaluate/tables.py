@@ -341,8 +341,16 @@ def paper_vs_ours_html(frame: pd.DataFrame, paper: Mapping[str, Mapping]) -> str
     ])  # fmt: skip
 
 
+P_COLUMNS = ("p", "p_holm", "p_delong")
+
+
 def to_csv(frame: pd.DataFrame) -> str:
-    """CSV text with fixed float formatting and ``\\n`` line endings (NaN as an empty field)."""
+    """CSV text with fixed float formatting and ``\\n`` line endings (NaN as an empty field); p-values with six
+    significant digits, so that a small one is not written as 0.000000."""
+    frame = frame.copy()
+    for column in P_COLUMNS:
+        if column in frame.columns:
+            frame[column] = [("" if pd.isna(v) else f"{v:.6g}") for v in frame[column]]
     return frame.to_csv(index=False, float_format=FLOAT_FORMAT, lineterminator="\n")
 
 
