@@ -136,7 +136,8 @@ def readers_figure(table: pd.DataFrame, curves, name: str = ""):
         if len(part) and not pd.isna(part["model_fpr"].iloc[0]):
             ax.plot(part["model_fpr"].iloc[0], part["model_decision_sensitivity"].iloc[0], marker="*", ms=11,
                     color="red", ls="none", label="model's decisions")  # fmt: skip
-        ax.set_title(f"{curve.observation}\n{below} of {len(part)} readers below", fontsize=9)
+        counted = f"{below} of {len(part)} readers below" if not pd.isna(curve.auc) else "one class only: no curve"
+        ax.set_title(f"{curve.observation}\n{counted}", fontsize=9)
         ax.set_xlim(-0.02, 1.02)
         ax.set_ylim(-0.02, 1.02)
         ax.set_aspect("equal")
