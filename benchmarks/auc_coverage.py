@@ -1,5 +1,6 @@
 """Coverage of 95% intervals of one AUC with few positive patients, by simulation: the workflow's percentile patient
-bootstrap against DeLong's variance on the logit scale and the bias-corrected accelerated (BCa) bootstrap.
+bootstrap against DeLong's variance on the logit scale, the bias-corrected accelerated (BCa) bootstrap and Newcombe's
+score-type interval (Hanley and McNeil's variance evaluated at each candidate AUC).
 
 Binormal scores (negatives N(0, 1), positives N(d, 1), so AUC = Phi(d / sqrt(2))), ``--positives`` positive and
 ``--negatives`` negative patients; each interval method on the same simulated validation sets. The bootstrap resamples
@@ -43,6 +44,19 @@ def logit_delong(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
     return tuple(1 / (1 + math.exp(-x)) for x in (centre - half, centre + half))
 
 
+_GRID = np.linspace(0.0, 1.0, 100_001)
+
+
+def newcombe(point: float, positives: int, negatives: int) -> tuple[float, float]:
+    """Newcombe's (2006) score-type interval (his method 5): the AUCs θ with (θ̂ − θ)² <= z² V(θ), V Hanley and
+    McNeil's variance at θ with N* = (m + n)/2: θ(1 − θ)/(mn) [1 + (N* − 1)((1 − θ)/(2 − θ) + θ/(1 + θ))]."""
+    t = _GRID
+    n_star = (positives + negatives) / 2
+    variance = t * (1 - t) / (positives * negatives) * (1 + (n_star - 1) * ((1 - t) / (2 - t) + t / (1 + t)))
+    inside = t[(point - t) ** 2 <= Z**2 * variance]
+    return (float(inside.min()), float(inside.max())) if len(inside) else (point, point)
+
+
 def bca(scores: np.ndarray, labels: np.ndarray, samples: np.ndarray, point: float) -> tuple[float, float]:
     samples = samples[~np.isnan(samples)]
     below = np.mean(samples < point) + 0.5 * np.mean(samples == point)
@@ -73,24 +87,26 @@ def main() -> int:
     args = p.parse_args()
     rng = np.random.default_rng(args.seed)
     start = time.time()
-    print("| positives | AUC | percentile bootstrap | logit DeLong | BCa bootstrap |")
-    print("|---:|---:|---|---|---|")
+    methods = ("percentile", "logit", "bca", "newcombe")
+    print("| positives | AUC | percentile bootstrap | logit DeLong | BCa bootstrap | Newcombe score |")
+    print("|---:|---:|---|---|---|---|")
     for m in args.positives:
         labels = np.r_[np.ones(m), np.zeros(args.negatives)]
         n = len(labels)
         for target in args.aucs:
             d = math.sqrt(2) * NormalDist().inv_cdf(target)
-            hits = {k: 0 for k in ("percentile", "logit", "bca")}
+            hits = dict.fromkeys(methods, 0)
             widths = {k: 0.0 for k in hits}
             for t in range(args.trials):
                 scores = rng.normal(0, 1, n) + d * labels
                 point = auc(labels, scores)
                 samples = weighted_auc(scores, labels, bootstrap_counts(n, args.resamples, args.seed + t))
                 for key, (low, high) in (("percentile", percentile(samples)), ("logit", logit_delong(scores, labels)),
-                                         ("bca", bca(scores, labels, samples, point))):  # fmt: skip
+                                         ("bca", bca(scores, labels, samples, point)),
+                                         ("newcombe", newcombe(point, m, args.negatives))):  # fmt: skip
                     hits[key] += low <= target <= high
                     widths[key] += (high - low) / args.trials
-            cells = [f"{hits[k] / args.trials:.3f} (width {widths[k]:.3f})" for k in ("percentile", "logit", "bca")]
+            cells = [f"{hits[k] / args.trials:.3f} (width {widths[k]:.3f})" for k in methods]
             print(f"| {m} | {target:.2f} | " + " | ".join(cells) + " |", flush=True)
     print(f"\n{args.trials} simulated sets per row, {args.resamples} bootstrap resamples, {args.negatives} negative "
           f"patients; {time.time() - start:.0f} s", file=sys.stderr)  # fmt: skip

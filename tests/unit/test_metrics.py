@@ -149,3 +149,42 @@ def test_a_bootstrap_p_value_is_never_zero():
     some = np.r_[np.full(10, -1.0), np.full(989, 1.0), np.full(5, np.nan)][:, None]  # NaN resamples left out
     assert bootstrap_p(some)[0] == pytest.approx(2 * 11 / 1000)
     assert np.isnan(bootstrap_p(np.full((5, 1), np.nan))[0])
+
+
+def test_newcombes_interval_solves_its_quadratic():
+    """The limits are the roots of (AUC − θ)² = z² V(θ) with Hanley and McNeil's V at θ (scipy's brentq on each
+    side of the estimate), to the grid's 1e-5; an interval of the sum of independent parts by MOVER."""
+    from scipy.optimize import brentq
+    from scipy.stats import norm
+
+    from chexpertnet.evaluate.metrics import mover, newcombe_auc_ci
+
+    z = norm.ppf(0.975)
+    for a, m, n in ((0.8, 10, 190), (0.95, 10, 190), (0.62, 40, 160), (1.0, 12, 30)):
+        def f(t, a=a, m=m, n=n):
+            n_star = (m + n) / 2
+            v = t * (1 - t) / (m * n) * (1 + (n_star - 1) * ((1 - t) / (2 - t) + t / (1 + t)))
+            return (a - t) ** 2 - z**2 * v
+
+        low, high = newcombe_auc_ci(np.array([a]), np.array([m]), np.array([n]))
+        assert low[0] == pytest.approx(brentq(f, 1e-12, a - 1e-12), abs=2e-5)
+        assert high[0] == pytest.approx(1.0 if a == 1.0 else brentq(f, a + 1e-12, 1 - 1e-12), abs=2e-5)
+        assert low[0] < a <= high[0]
+    assert np.isnan(newcombe_auc_ci(np.array([np.nan]), np.array([0]), np.array([5]))[0][0])
+    low, high = mover(np.array([0.8]), np.array([0.7]), np.array([0.85]), np.array([0.04]), np.array([0.03]))
+    assert low[0] == pytest.approx(0.8 - math.hypot(0.1, 0.04))
+    assert high[0] == pytest.approx(0.8 + math.hypot(0.05, 0.03))
+
+
+def test_an_experiment_tables_observation_interval_is_newcombes_with_one_seed():
+    from chexpertnet.evaluate.metrics import newcombe_auc_ci
+    from chexpertnet.evaluate.scoring import PatientScores, experiment_table
+    from chexpertnet.observations import OBSERVATIONS
+
+    rng = np.random.default_rng(3)
+    y = (rng.random((150, 14)) < 0.25).astype(float)
+    table = experiment_table(PatientScores(np.arange(150), (y + rng.normal(0, 0.8, y.shape))[None], y), resamples=200)
+    j = OBSERVATIONS.index("Edema")
+    row = table.iloc[j]
+    low, high = newcombe_auc_ci(np.array([row["auc"]]), np.array([row["positives"]]), np.array([row["negatives"]]))
+    assert (row["ci_low"], row["ci_high"]) == (low[0], high[0])

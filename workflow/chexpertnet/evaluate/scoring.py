@@ -16,6 +16,8 @@ from chexpertnet.evaluate.metrics import (
     bootstrap_auc,
     bootstrap_counts,
     holm,
+    mover,
+    newcombe_auc_ci,
     paired_bootstrap,
     per_observation_auc,
     percentile_ci,
@@ -114,9 +116,11 @@ def experiment_table(runs: PatientScores, resamples: int = 2000, seed: int = 0, 
     """One row per observation and the three mean rows (MEAN_ROWS; ``positives`` holds how many observations each
     averages).
 
-    ``auc`` is the mean over seeds, ``sd`` its standard deviation over seeds (NaN with one seed), and the CI is the
-    patient bootstrap of the seed-averaged AUC (the same resampled patients for every seed) plus, with several
-    seeds, the variation between seeds (:func:`~chexpertnet.evaluate.metrics.seed_noise`). No CI for an
+    ``auc`` is the mean over seeds, ``sd`` its standard deviation over seeds (NaN with one seed). An observation's
+    CI is Newcombe's score interval over patients (:func:`~chexpertnet.evaluate.metrics.newcombe_auc_ci`, which
+    covers with as few as 10 positive patients where the percentile bootstrap does not) with, for several seeds, the
+    seeds' t part (:func:`~chexpertnet.evaluate.metrics.seed_noise`) added by MOVER; a mean's CI is the patient
+    bootstrap of the seed-averaged mean (the same resampled patients for every seed) plus the seeds' part. No CI for an
     observation with fewer than ``min_positives`` positive or negative patients (``unstable``) nor for the mean
     over every defined observation (the paper's mean, a point estimate beside the CI'd mean over a fixed set).
     """
@@ -129,11 +133,15 @@ def experiment_table(runs: PatientScores, resamples: int = 2000, seed: int = 0, 
     counts = bootstrap_counts(len(labels), resamples, seed)
     samples = np.mean([bootstrap_auc(s, labels, counts) for s in runs.scores], axis=0)  # (B, 14)
     samples = np.concatenate([samples, _means_over(samples, sets)], axis=1)
-    samples += seed_noise(per_seed_all, seed_draws(resamples, len(per_seed), seed))  # 0 with one seed
-    low, high = percentile_ci(samples, level)
+    seeds_part = seed_noise(per_seed_all, seed_draws(resamples, len(per_seed), seed))  # 0 with one seed
+    low, high = percentile_ci(samples + seeds_part, level)  # the means: the percentile bootstrap
     point = per_seed_all.mean(axis=0)
-    sd = per_seed_all.std(axis=0, ddof=1) if len(per_seed) > 1 else np.full(point.shape, np.nan)
     positives = labels.sum(axis=0).astype(int)
+    # each observation: Newcombe's interval over patients, with the seeds' t part added by MOVER
+    patients_low, patients_high = newcombe_auc_ci(point[:14], positives, len(labels) - positives, level)
+    seeds_low, seeds_high = percentile_ci(seeds_part[:, :14], level)
+    low[:14], high[:14] = mover(point[:14], patients_low, patients_high, -seeds_low, seeds_high)
+    sd = per_seed_all.std(axis=0, ddof=1) if len(per_seed) > 1 else np.full(point.shape, np.nan)
     no_ci = np.r_[~enough, False, False, True] | np.isnan(point)
     low[no_ci], high[no_ci] = np.nan, np.nan
     table = pd.DataFrame({

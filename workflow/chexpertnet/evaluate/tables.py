@@ -88,8 +88,8 @@ def detail_rows(table: pd.DataFrame) -> pd.DataFrame:
 def covers(seeds: int) -> str:
     """What an interval covers, for experiments with ``seeds`` training seeds (the most of any compared)."""
     if seeds > 1:
-        return ("the interval covers patient sampling and the variation between training seeds (each resample adds "
-                "a draw of the seeds' variance of their mean, s²/S)")  # fmt: skip
+        return ("the interval covers patient sampling and the variation between training seeds (a t with S − 1 "
+                "degrees of freedom and the seeds' variance of their mean, s²/S)")  # fmt: skip
     return "the interval covers patient sampling only (one training seed: the variation between trainings is not in it)"
 
 
@@ -106,8 +106,10 @@ def experiment_notes(table: pd.DataFrame, resamples: int, aggregate: str,
     few = observations.loc[observations["unstable"] & observations["auc"].notna(), "abbreviation"].tolist()
     counts = table.set_index("abbreviation")["positives"]
     text = (
-        f"Patient-level ROC-AUC (patient score = {aggregate} of its images' P(positive)); {spread}; 95% CI from "
-        f"{resamples} patient bootstrap resamples: {covers(seeds)}. {UNSTABLE_MARK}: fewer than {min_positives} "
+        f"Patient-level ROC-AUC (patient score = {aggregate} of its images' P(positive)); {spread}; 95% CI of an "
+        "observation: Newcombe's score interval over patients (it covers with 10 positive patients, where a "
+        "bootstrap percentile interval does not), of a mean: the percentile interval of "
+        f"{resamples} patient bootstrap resamples; {covers(seeds)}. {UNSTABLE_MARK}: fewer than {min_positives} "
         "positive or negative patients: the AUC is a point estimate, with no CI, and stays out of the CI'd means"
         f"{' (' + ', '.join(few) + ')' if few else ''}. mean: over the {counts['mean']} observations with enough "
         f"patients, the same observations in every resample; mean5: over those of CheXpert's five competition tasks "
