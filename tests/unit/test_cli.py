@@ -37,4 +37,4 @@ def test_every_commands_help_prints_its_text_as_written(capsys):
         text = sub.format_help()
         assert "%%" not in text, name
     assert "%%" not in parser.format_help()
-    assert "95% bootstrap CIs" in commands["score"].format_help().replace("\n", " ")
+    assert "with 95% CIs (Newcombe" in commands["score"].format_help().replace("\n", " ")

@@ -7,7 +7,10 @@ import json
 import sys
 
 ORDER = 100  # position in `chexpertnet --help`
-HELP = "patient-level ROC-AUC per observation, with 95% bootstrap CIs, from a predictions CSV and CheXpert labels"
+HELP = (
+    "patient-level ROC-AUC per observation, with 95% CIs (Newcombe's score interval per observation, the patient "
+    "bootstrap for the means), from a predictions CSV and CheXpert labels"
+)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
