@@ -24,9 +24,13 @@ ABBREVIATIONS: tuple[str, ...] = (
     "NF", "ECM", "CM", "LO", "LL", "Ed", "Con", "PN", "AT", "PNX", "PlE", "PlO", "F", "SD",
 )  # fmt: skip
 
+#: Observation -> the paper's abbreviation.
+ABBREVIATION_OF: dict[str, str] = dict(zip(OBSERVATIONS, ABBREVIATIONS, strict=True))
+
+
 def abbreviation_legend() -> str:
     """The paper's abbreviations spelled out, for a table's legend."""
-    return "Abbreviations: " + ", ".join(f"{a} {o}" for o, a in zip(OBSERVATIONS, ABBREVIATIONS, strict=True)) + "."
+    return "Abbreviations: " + ", ".join(f"{a} {o}" for o, a in ABBREVIATION_OF.items()) + "."
 
 
 #: Observations that count as pathology: No Finding is 1 exactly when none of these is present.

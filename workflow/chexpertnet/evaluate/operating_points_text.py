@@ -9,9 +9,8 @@ from chexpertnet.evaluate.binary import METRICS
 from chexpertnet.evaluate.readers_text import value_ci
 from chexpertnet.evaluate.tables import UNSTABLE_MARK, fmt
 from chexpertnet.markup import html_page, markdown
-from chexpertnet.observations import ABBREVIATIONS, OBSERVATIONS
+from chexpertnet.observations import ABBREVIATION_OF, abbreviation_legend
 
-_ABBREVIATION = dict(zip(OBSERVATIONS, ABBREVIATIONS, strict=True))
 _NAMES = {"sensitivity": "sensitivity", "specificity": "specificity", "ppv": "PPV", "npv": "NPV", "f1": "F1",
           "mcc": "MCC"}  # fmt: skip
 
@@ -29,8 +28,7 @@ def legend(resamples: int, min_positives: int, split: str) -> str:
         "mean on the test set. A rule needs at least "
         f"{min_positives} positive and negative validation patients, and for a target S at least 1/(1 − S) of the "
         f"targeted class; where it is not met the row says why. {UNSTABLE_MARK}: fewer than {min_positives} "
-        "positive or negative patients in this set: point estimates only. Observations: "
-        + ", ".join(f"{a} {o}" for o, a in _ABBREVIATION.items()) + "."
+        "positive or negative patients in this set: point estimates only. " + abbreviation_legend()
     )
 
 
@@ -40,7 +38,7 @@ def rows_frame(table: pd.DataFrame) -> pd.DataFrame:
         cells = {"model": f"{r['experiment']} seed {int(r['seed'])}", "rule": r["rule_label"]}
         if r["rule"] == "readers_specificity":
             cells["rule"] += f" ({fmt(r['target'])})"
-        cells["observation"] = _ABBREVIATION.get(r["observation"], r["observation"]) + (
+        cells["observation"] = ABBREVIATION_OF.get(r["observation"], r["observation"]) + (
             UNSTABLE_MARK if r["unstable"] else "")  # fmt: skip
         if pd.isna(r["threshold"]):
             cells["threshold"] = r["note"] if isinstance(r["note"], str) and r["note"] else "n/a"

@@ -7,9 +7,7 @@ import pandas as pd
 
 from chexpertnet.evaluate.tables import NA, UNSTABLE_MARK, fmt, fmt_ci
 from chexpertnet.markup import html_page, markdown
-from chexpertnet.observations import ABBREVIATIONS, OBSERVATIONS
-
-_ABBREVIATION = dict(zip(OBSERVATIONS, ABBREVIATIONS, strict=True))
+from chexpertnet.observations import ABBREVIATION_OF, abbreviation_legend
 
 
 def legend(resamples: int, min_positives: int, decisions: bool) -> str:
@@ -25,7 +23,7 @@ def legend(resamples: int, min_positives: int, decisions: bool) -> str:
         f" 95% CIs from {resamples} resamples of a paired patient bootstrap (the same resampled studies for the "
         "model and every reader): they cover the sampling of patients, not the choice of readers nor the model's "
         f"training seed. {UNSTABLE_MARK}: fewer than {min_positives} positive or negative studies: point estimates "
-        "only. Observations: " + ", ".join(f"{a} {o}" for o, a in _ABBREVIATION.items()) + "."
+        "only. " + abbreviation_legend()
     )
     return text
 
@@ -48,7 +46,7 @@ def rows_frame(table: pd.DataFrame) -> pd.DataFrame:
             cells["model"] = _who(r)
         mark = UNSTABLE_MARK if r["unstable"] else ""
         cells |= {
-            "observation": f"{_ABBREVIATION.get(r['observation'], r['observation'])}{mark}",
+            "observation": f"{ABBREVIATION_OF.get(r['observation'], r['observation'])}{mark}",
             "reader": r["reader"],
             "sensitivity [95% CI]": value_ci(r["sensitivity"], r["sensitivity_low"], r["sensitivity_high"]),
             "specificity [95% CI]": value_ci(r["specificity"], r["specificity_low"], r["specificity_high"]),
