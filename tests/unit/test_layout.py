@@ -12,7 +12,7 @@ from conftest import REPO
 
 SOURCE = REPO / "workflow"
 PACKAGE = SOURCE / "chexpertnet"
-SHARED = {"observations", "fileio", "markup", "plotting", "codehash"}
+SHARED = {"observations", "fileio", "markup", "plotting", "codehash", "errors"}
 STAGES = ("data", "train", "evaluate", "localize")
 # Lower ranks are imported by higher ones, never the other way; evaluation and localization are peers that import
 # neither each other.

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from chexpertnet.data.chexpert import DataError
+from chexpertnet.errors import DataError
 from chexpertnet.train.checkpoint import load_model, save_checkpoint
 from chexpertnet.train.loop import TrainConfig
 from chexpertnet.train.model import CheXpertNet

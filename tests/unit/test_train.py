@@ -21,7 +21,7 @@ import torch
 from torchvision.models import densenet121
 
 from chexpertnet.cli import main
-from chexpertnet.data.chexpert import DataError
+from chexpertnet.errors import DataError
 from chexpertnet.train.checkpoint import load_model
 from chexpertnet.train.loop import (
     PAUSE_ENV,

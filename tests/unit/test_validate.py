@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from chexpertnet.cli import main
-from chexpertnet.data.chexpert import DataError, find_missing, parse_label, parse_path, validate_dataset
+from chexpertnet.data.chexpert import find_missing, parse_label, parse_path, validate_dataset
+from chexpertnet.errors import DataError
 
 
 def run_validate(root: Path, csvs: dict[str, Path], out: Path) -> int:

@@ -13,7 +13,7 @@ import pkgutil
 import sys
 
 from chexpertnet import __version__, commands
-from chexpertnet.data.chexpert import DataError
+from chexpertnet.errors import DataError
 
 
 def _discover() -> tuple[str, ...]:

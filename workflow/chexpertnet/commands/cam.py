@@ -58,7 +58,8 @@ def run(args: argparse.Namespace) -> None:
     from PIL import Image
 
     from chexpertnet.data.cache import open_cache, rows_for
-    from chexpertnet.data.chexpert import DataError, read_csv
+    from chexpertnet.data.chexpert import read_csv
+    from chexpertnet.errors import DataError
     from chexpertnet.fileio import write_csv, write_text
     from chexpertnet.localize import cam as C
     from chexpertnet.localize.cam_figure import cam_figure

@@ -27,7 +27,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> None:
     import json
 
-    from chexpertnet.data.chexpert import DataError
+    from chexpertnet.errors import DataError
     from chexpertnet.evaluate.epochs import seed_mean_auc_by_epoch
     from chexpertnet.evaluate.figures import learning_curves, roc_curves
     from chexpertnet.evaluate.predictions import load_epochs, load_experiments

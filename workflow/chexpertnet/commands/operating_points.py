@@ -38,7 +38,8 @@ def _patients(predictions_csv: str, labels_csv: str, aggregate: str):
     """(patient scores (n, 14), patient labels (n, 14), image paths, image scores); patients sorted."""
     import pandas as pd
 
-    from chexpertnet.data.chexpert import DataError, patients_of, read_csv
+    from chexpertnet.data.chexpert import patients_of, read_csv
+    from chexpertnet.errors import DataError
     from chexpertnet.evaluate.metrics import aggregate_by_patient
     from chexpertnet.evaluate.scoring import join_labels
 
@@ -55,7 +56,8 @@ def run(args: argparse.Namespace) -> None:
     import numpy as np
     import pandas as pd
 
-    from chexpertnet.data.chexpert import DataError, read_csv
+    from chexpertnet.data.chexpert import read_csv
+    from chexpertnet.errors import DataError
     from chexpertnet.evaluate import studies
     from chexpertnet.evaluate.metrics import aggregate_by_patient
     from chexpertnet.evaluate.operating_points import evaluate, parse_rule

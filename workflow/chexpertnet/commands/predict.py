@@ -50,7 +50,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def model_file(args: argparse.Namespace) -> str:
-    from chexpertnet.data.chexpert import DataError
+    from chexpertnet.errors import DataError
 
     if args.model and args.experiment is None:
         return args.model
@@ -66,7 +66,7 @@ def model_file(args: argparse.Namespace) -> str:
 def run(args: argparse.Namespace) -> None:
     import torch
 
-    from chexpertnet.data.chexpert import DataError
+    from chexpertnet.errors import DataError
     from chexpertnet.train.checkpoint import load_model
     from chexpertnet.train.gpuslots import claim_for_job
 
@@ -90,7 +90,7 @@ def predict_images(args: argparse.Namespace, model, checkpoint: dict, file: str)
     import numpy as np
     import pandas as pd
 
-    from chexpertnet.data.chexpert import DataError
+    from chexpertnet.errors import DataError
     from chexpertnet.fileio import write_csv
     from chexpertnet.observations import OBSERVATIONS
     from chexpertnet.train.predict import find_images, load_images, predict_probabilities

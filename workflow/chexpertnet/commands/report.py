@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> None:
 
     import yaml
 
-    from chexpertnet.data.chexpert import DataError
+    from chexpertnet.errors import DataError
     from chexpertnet.fileio import atomic_path
 
     config = json.loads(args.config_json)

@@ -27,7 +27,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> None:
     import pandas as pd
 
-    from chexpertnet.data.chexpert import DataError, patients_of, read_csv
+    from chexpertnet.data.chexpert import patients_of, read_csv
+    from chexpertnet.errors import DataError
     from chexpertnet.evaluate.scoring import join_labels, score_table
     from chexpertnet.fileio import write_csv
 

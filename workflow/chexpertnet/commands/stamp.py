@@ -16,7 +16,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    from chexpertnet.data.chexpert import DataError
+    from chexpertnet.errors import DataError
     from chexpertnet.fileio import write_json
 
     if not re.fullmatch(r"[0-9a-f]{64}", args.sha256):

@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> None:
 
     import yaml
 
-    from chexpertnet.data.chexpert import DataError
+    from chexpertnet.errors import DataError
     from chexpertnet.evaluate import tables as T
     from chexpertnet.evaluate.claims import evaluate_claims
     from chexpertnet.evaluate.epochs import epoch_markdown, epoch_table

@@ -23,7 +23,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> None:
     from pathlib import Path
 
-    from chexpertnet.data.chexpert import DataError
+    from chexpertnet.errors import DataError
     from chexpertnet.evaluate.versions import versions
     from chexpertnet.evaluate.versions_report import diff_between, diff_texts
     from chexpertnet.fileio import write_text

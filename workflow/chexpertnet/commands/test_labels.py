@@ -33,8 +33,9 @@ def run(args: argparse.Namespace) -> None:
     import pandas as pd
 
     from chexpertnet.data import testset
-    from chexpertnet.data.chexpert import DataError, check_labels, check_paths, check_patient_overlap, read_csv
+    from chexpertnet.data.chexpert import check_labels, check_paths, check_patient_overlap, read_csv
     from chexpertnet.data.dataview import link_folder
+    from chexpertnet.errors import DataError
     from chexpertnet.fileio import sha256_file, write_csv, write_json
 
     source = args.labels

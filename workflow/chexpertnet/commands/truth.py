@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> None:
     import pandas as pd
     from PIL import Image
 
-    from chexpertnet.data.chexpert import DataError
+    from chexpertnet.errors import DataError
     from chexpertnet.fileio import write_csv
     from chexpertnet.localize import chexlocalize as L
 

@@ -26,8 +26,8 @@ import pandas as pd
 from PIL import Image
 from tqdm import tqdm
 
-from chexpertnet.data.chexpert import DataError
 from chexpertnet.data.stats import BINS
+from chexpertnet.errors import DataError
 from chexpertnet.fileio import atomic_path, write_csv
 
 RESAMPLE = Image.Resampling.BILINEAR

@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 from PIL import Image
 
+from chexpertnet.errors import DataError
 from chexpertnet.observations import CSV_COLUMNS, OBSERVATIONS, SPLITS
 
 #: Path layout: <dataset dir>/<split>/patientNNNNN/studyN/viewN_frontal|lateral.jpg
@@ -26,10 +27,6 @@ PATH_RE = re.compile(
 )
 PATH_EXAMPLE = "CheXpert-v1.0-small/train/patient00001/study1/view1_frontal.jpg"
 MAX_LISTED = 10
-
-
-class DataError(ValueError):
-    """Input data that the workflow refuses; the message says where and how to fix it."""
 
 
 @dataclass(frozen=True)

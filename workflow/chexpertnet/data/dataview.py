@@ -18,7 +18,7 @@ import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
-from chexpertnet.data.chexpert import DataError
+from chexpertnet.errors import DataError
 from chexpertnet.fileio import atomic_path
 
 

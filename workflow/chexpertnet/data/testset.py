@@ -17,7 +17,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import pandas as pd
 
-from chexpertnet.data.chexpert import DataError, csv_line
+from chexpertnet.data.chexpert import csv_line
+from chexpertnet.errors import DataError
 from chexpertnet.observations import CSV_COLUMNS, OBSERVATIONS
 
 _STUDY = re.compile(r"(?:^|/)test/(patient\d+)/study(\d+)/?$")

@@ -7,7 +7,8 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from chexpertnet.data.chexpert import DataError, patients_of, read_csv
+from chexpertnet.data.chexpert import patients_of, read_csv
+from chexpertnet.errors import DataError
 from chexpertnet.evaluate.scoring import PatientScores, join_labels
 
 

@@ -8,7 +8,7 @@ observations they predict. The workflow's own files are image-level (a ``Path`` 
 any image is", their scores as ``evaluation.aggregate`` says (the mean or the max of the study's images).
 
 A study is known by ``patientN/studyM`` whatever comes before it, so the files may differ in their prefixes. Every
-error is a :class:`~chexpertnet.data.chexpert.DataError` naming the file, the line (the header is line 1), the
+error is a :class:`~chexpertnet.errors.DataError` naming the file, the line (the header is line 1), the
 study and the value at fault.
 """
 
@@ -20,7 +20,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from chexpertnet.data.chexpert import DataError, csv_line
+from chexpertnet.data.chexpert import csv_line
+from chexpertnet.errors import DataError
 from chexpertnet.evaluate.metrics import aggregate_by_patient
 from chexpertnet.observations import OBSERVATIONS
 

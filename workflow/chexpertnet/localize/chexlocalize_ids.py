@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from chexpertnet.data.chexpert import DataError
+from chexpertnet.errors import DataError
 
 #: CheXlocalize's 10 pathologies and the CheXpert observation each one is (Airspace Opacity is Lung Opacity).
 PATHOLOGIES = {

@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from chexpertnet.data.cache import load_resized
-from chexpertnet.data.chexpert import DataError
+from chexpertnet.errors import DataError
 from chexpertnet.train.augment import center_crop
 from chexpertnet.train.loss import positive_probability
 from chexpertnet.train.model import CheXpertNet

@@ -10,7 +10,7 @@ import pickle
 
 import torch
 
-from chexpertnet.data.chexpert import DataError
+from chexpertnet.errors import DataError
 
 
 def load_weights(path: str | os.PathLike, map_location: str | torch.device = "cpu"):

@@ -9,7 +9,7 @@ import torch
 from torch.hub import get_dir
 from torchvision.models import DenseNet121_Weights, densenet121
 
-from chexpertnet.data.chexpert import DataError
+from chexpertnet.errors import DataError
 from chexpertnet.fileio import atomic_path
 from chexpertnet.train.safeload import load_weights
 
