@@ -1,6 +1,8 @@
 # CheXpertNet: DenseNet-121 on CheXpert (Wei & Jethani), reproduced and extended.
 #   snakemake --cores all                                   built-in default: phantom data, CPU, minutes
 #   snakemake --cores all --configfile config/chexpert.yaml the paper on real CheXpert-v1.0-small
+import sys
+
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
@@ -13,7 +15,13 @@ if not workflow.config_settings.configfiles:
     configfile: "config/config.yaml"
 
 
-validate(config, "workflow/schemas/config.schema.yaml")
+# A mistake in the config is said in a few lines (each key at fault, "did you mean"), before any job runs
+sys.path.insert(0, f"{workflow.basedir}/workflow")
+from chexpertnet.plan import config_checks
+
+SCHEMA = f"{workflow.basedir}/workflow/schemas/config.schema.yaml"
+config_checks.check_schema(config, SCHEMA)
+validate(config, SCHEMA)  # fills in the defaults
 
 
 report: "workflow/report/workflow.rst"

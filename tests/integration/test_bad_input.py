@@ -99,19 +99,29 @@ def test_bad_data_stops_at_validation_with_the_message_and_nothing_partial(phant
         (lambda c: c["experiments"]["scratch"].update(init="imagenet21k"), ["imagenet21k", "pretrained", "scratch"]),
         (lambda c: c["experiments"]["frontal"].update(seeds=[]), ["seeds", "[]"]),
         (lambda c: c["experiments"]["frontal"].update(views="lateral"), ["lateral", "both", "frontal"]),
+        (lambda c: c["image"].update(crop_size=48), ["`image.crop_size` (48) is larger than `image.cache_size` (40)"]),
+        (lambda c: c.pop("image"), ["the section `image` is missing", "copy it from config/config.yaml"]),
+        (lambda c: c.pop("experiments"), ["the section `experiments` is missing"]),
+        (lambda c: c["train"].update(epoch=c["train"].pop("epochs")), ["`train.epoch` is not a setting: did you mean "
+                                                                        "`epochs`?"]),
+        (lambda c: c["dataset"].pop("source"), ["`dataset.source` is missing"]),
     ],
-    ids=["unknown-init", "empty-seeds", "unknown-views"],
-)
+    ids=["unknown-init", "empty-seeds", "unknown-views", "crop-over-cache", "no-image", "no-experiments",
+         "misspelled-key", "no-source"],
+)  # fmt: skip
 def test_bad_config_stops_before_any_job(tmp_path, change, expected):
+    """Each mistake is said in a few lines (the schema's own dump is hundreds), before any job: nothing written."""
     workdir = copy_workflow(tmp_path / "wf")
     config = tiny_config()
     change(config)
     (workdir / "config/bad.yaml").write_text(yaml.safe_dump(config))
-    result = snakemake(workdir, "--configfile", "config/bad.yaml", check=False)
-    assert result.returncode != 0
-    screen = result.stdout + result.stderr
-    assert all(text in screen for text in expected), screen[-3000:]
-    assert not (workdir / "results").exists()
+    for dry in ([], ["-n"]):
+        result = snakemake(workdir, "--configfile", "config/bad.yaml", *dry, check=False)
+        assert result.returncode != 0
+        screen = result.stdout + result.stderr
+        assert all(text in screen for text in expected), screen[-3000:]
+        assert "nothing was run" in screen and len(screen.splitlines()) < 25, screen[-3000:]
+        assert not (workdir / "results").exists()
 
 
 def test_a_wrong_dataset_root_is_caught_before_any_job(tmp_path):

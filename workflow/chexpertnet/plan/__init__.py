@@ -23,6 +23,7 @@ import re
 import shlex
 
 from chexpertnet.data import dataroot
+from chexpertnet.plan import config_checks
 
 VIEWS = ("both", "frontal")
 UNCERTAINTY = ("multiclass", "ones", "zeros", "ignore")
@@ -195,16 +196,7 @@ class Plan:
         self._check()
 
     def _check(self) -> None:
-        experiments = sorted(self.config["experiments"])
-        baseline = self.config["evaluation"]["baseline"]
-        if baseline not in self.config["experiments"]:
-            raise ValueError(
-                f"config: evaluation.baseline is {baseline!r}, which is not one of the experiments {experiments}; "
-                "name one of them"
-            )
-        unknown = sorted(set(self.config["cam"]["experiments"]) - set(self.config["experiments"]))
-        if unknown:
-            raise ValueError(f"config: cam.experiments names {unknown}, which are not experiments {experiments}")
+        config_checks.refuse(config_checks.cross_problems(self.config), "config")
 
     # -----------------------------------------------------------------------------------------------------------
     # Data locations
