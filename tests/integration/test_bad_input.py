@@ -36,7 +36,7 @@ def edit_csv(path: Path, change: Callable[[pd.DataFrame], pd.DataFrame]) -> None
 def missing_image(wd: Path) -> list[str]:
     path = pd.read_csv(wd / CSV / "train.csv")["Path"][5]
     (wd / DATA / path).unlink()
-    return ["1 of", "listed image(s) are missing", path]
+    return ["1 of", "listed image(s) are missing", f"line 7: {path}"]
 
 
 def corrupt_jpeg(wd: Path) -> list[str]:

@@ -77,7 +77,63 @@ def test_uncertain_label_in_valid_refused(dataset, capsys):
         return frame
 
     edit_csv(dataset[1]["valid"], edit)
-    assert_refused(dataset, capsys, "valid.csv", "line 2, column 'Edema': '-1.0'", "1.0 or 0.0")
+    err = assert_refused(dataset, capsys, "valid.csv", "line 2, column 'Edema': '-1.0'", "1.0 or 0.0")
+    assert "blank means" not in err  # blanks are refused in valid: the train hint would mislead
+
+
+def test_a_blank_in_valid_is_refused_without_the_train_hint_and_train_gets_it(dataset, capsys):
+    def edit(frame):
+        frame.loc[1, "Edema"] = ""
+        return frame
+
+    edit_csv(dataset[1]["valid"], edit)
+    err = assert_refused(dataset, capsys, "valid.csv", "line 3, column 'Edema': ''", "Fix these cells.")
+    assert "blank means" not in err
+
+    def bad_train(frame):
+        frame.loc[0, "Edema"] = "2"
+        return frame
+
+    edit_csv(dataset[1]["valid"], lambda f: f.assign(Edema=f["Edema"].replace("", "0.0")))
+    edit_csv(dataset[1]["train"], bad_train)
+    assert_refused(dataset, capsys, "train.csv", "line 2, column 'Edema': '2'", "Fix these cells (blank means 'not "
+                   "mentioned').")  # fmt: skip
+
+
+def test_swapped_columns_are_named(dataset, capsys):
+    def edit(frame):
+        columns = list(frame.columns)
+        i, j = columns.index("Cardiomegaly"), columns.index("Edema")
+        columns[i], columns[j] = columns[j], columns[i]
+        return frame[columns]
+
+    edit_csv(dataset[1]["train"], edit)
+    assert_refused(dataset, capsys, "train.csv", "line 1 (header): columns out of order: 'Edema' and "
+                   "'Cardiomegaly' are swapped (columns 8 and 11)")  # fmt: skip
+
+
+def test_a_rotated_header_names_each_misplaced_column(dataset, capsys):
+    edit_csv(dataset[1]["valid"], lambda f: f[[*f.columns[:5], *f.columns[6:], f.columns[5]]])
+    err = assert_refused(dataset, capsys, "valid.csv", "column 6 is 'Enlarged Cardiomediastinum' where 'No Finding' "
+                         "belongs", "... and 4 more")  # fmt: skip
+    assert "swapped" not in err
+
+
+def test_paths_of_the_other_release_suggest_dataset_folder(dataset, capsys):
+    def edit(frame):
+        frame["Path"] = frame["Path"].str.replace("CheXpert-v1.0-small/", "CheXpert-v1.0/", regex=False)
+        return frame
+
+    edit_csv(dataset[1]["train"], edit)
+    assert_refused(dataset, capsys, "train.csv", "8 Path value(s) are in CheXpert-v1.0/, not in CheXpert-v1.0-small/",
+                   "line 2: 'CheXpert-v1.0/train/", "set dataset.folder: CheXpert-v1.0")  # fmt: skip
+
+
+def test_duplicate_rows_name_both_lines(dataset, capsys):
+    edit_csv(dataset[1]["train"], lambda f: pd.concat([f, f.iloc[[1]]], ignore_index=True))
+    frame = pd.read_csv(dataset[1]["train"], dtype=str, keep_default_na=False)
+    assert_refused(dataset, capsys, "train.csv", "1 Path value(s) listed twice", f"line 10 repeats line 3: "
+                   f"{frame['Path'][1]!r}", "Keep one row per image.")  # fmt: skip
 
 
 def test_bad_path_layout(dataset, capsys):
@@ -103,7 +159,8 @@ def test_missing_images_are_counted_and_named(dataset, capsys):
     frame = pd.read_csv(csvs["train"], dtype=str, keep_default_na=False)
     for path in frame["Path"][:3]:
         (root / path).unlink()
-    err = assert_refused(dataset, capsys, "3 of 8 listed image(s) are missing", frame["Path"][0], frame["Path"][2])
+    err = assert_refused(dataset, capsys, "3 of 8 listed image(s) are missing", f"line 2: {frame['Path'][0]}",
+                         f"line 4: {frame['Path'][2]}")  # fmt: skip
     assert frame["Path"][3] not in err
 
 

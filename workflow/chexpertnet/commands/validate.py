@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> None:
 
     csvs = {"train": args.train_csv, "valid": args.valid_csv}
     root = args.root or default_root(args.train_csv)
-    summary = validate_dataset(root, csvs, threads=args.threads)
+    summary = validate_dataset(root, csvs, threads=args.threads, folder=args.folder)
     if args.out_view:
         from chexpertnet.data.chexpert import read_csv
         from chexpertnet.data.dataview import write_view

@@ -87,7 +87,23 @@ def check_columns(columns: Sequence[str], source: str) -> None:
             f"{source}: line 1 (header): {'; '.join(parts)}. The header must be exactly: {','.join(CSV_COLUMNS)}"
         )
     if columns != list(CSV_COLUMNS):
-        raise DataError(f"{source}: line 1 (header): columns out of order. Expected: {','.join(CSV_COLUMNS)}")
+        raise DataError(f"{source}: line 1 (header): columns out of order: {misplaced(columns)}. Expected: "
+                        f"{','.join(CSV_COLUMNS)}")  # fmt: skip
+
+
+def misplaced(columns: Sequence[str]) -> str:
+    """Which columns of a header with CheXpert's columns in another order are out of place: two that trade places
+    are said to be swapped (the commonest mistake), any others by position (1-based, as a spreadsheet counts)."""
+    wrong = [i for i, (have, want) in enumerate(zip(columns, CSV_COLUMNS, strict=True)) if have != want]
+    swaps, seen, said = [], set(), []
+    for i in wrong:
+        j = list(CSV_COLUMNS).index(columns[i])
+        if i not in seen and columns[j] == CSV_COLUMNS[i]:
+            seen |= {i, j}
+            swaps.append(f"{columns[i]!r} and {columns[j]!r} are swapped (columns {i + 1} and {j + 1})")
+    said += swaps
+    said += [f"column {i + 1} is {columns[i]!r} where {CSV_COLUMNS[i]!r} belongs" for i in wrong if i not in seen]
+    return "; ".join(said[:MAX_LISTED]) + (f"; ... and {len(said) - MAX_LISTED} more" if len(said) > MAX_LISTED else "")
 
 
 def parse_label(text: str) -> float | None:
@@ -114,20 +130,21 @@ def check_labels(frame: pd.DataFrame, source: str, split: str) -> None:
             except ValueError:
                 bad.append(f"line {csv_line(position)}, column {column!r}: {text!r}")
     if bad:
-        raise DataError(
-            f"{source}: {len(bad)} label(s) not in {{{allowed}}}:{_listing(bad)}\n"
-            f"Fix these cells (blank means 'not mentioned')."
-        )
+        hint = " (blank means 'not mentioned')" if split == "train" else ""  # blanks are refused outside train
+        raise DataError(f"{source}: {len(bad)} label(s) not in {{{allowed}}}:{_listing(bad)}\nFix these cells{hint}.")
 
 
-def check_paths(frame: pd.DataFrame, source: str, split: str) -> None:
-    """Each Path follows the patient/study/view layout of ``split``, is unique, and agrees with Frontal/Lateral."""
-    bad, wrong_split, wrong_view = [], [], []
+def check_paths(frame: pd.DataFrame, source: str, split: str, folder: str | None = None) -> None:
+    """Each Path follows the patient/study/view layout of ``split`` (in the dataset folder ``folder``, if given), is
+    unique, and agrees with Frontal/Lateral."""
+    bad, wrong_split, wrong_view, wrong_folder = [], [], [], []
     for position, (path, orientation) in enumerate(zip(frame["Path"], frame["Frontal/Lateral"], strict=True)):
         m = PATH_RE.match(path)
         line = csv_line(position)
         if m is None:
             bad.append(f"line {line}: {path!r}")
+        elif folder is not None and m["dataset"] != folder:
+            wrong_folder.append(f"line {line}: {path!r}")
         elif m["split"] != split:
             wrong_split.append(f"line {line}: {path!r}")
         elif orientation.lower() != m["view"]:
@@ -136,6 +153,13 @@ def check_paths(frame: pd.DataFrame, source: str, split: str) -> None:
         raise DataError(
             f"{source}: {len(bad)} Path value(s) not in the CheXpert layout (expected e.g. {PATH_EXAMPLE!r}):"
             f"{_listing(bad)}\nPaths are relative to the folder that contains CheXpert-v1.0-small/."
+        )
+    if wrong_folder:
+        other = PATH_RE.match(wrong_folder[0].split(": ", 1)[1].strip("'"))["dataset"]
+        raise DataError(
+            f"{source}: {len(wrong_folder)} Path value(s) are in {other}/, not in {folder}/ where this CSV is read "
+            f"from:{_listing(wrong_folder)}\nIf your images are {other}, set dataset.folder: {other} (the folder "
+            f"under dataset.root that holds this CSV and the images); otherwise restore {folder}'s own CSV."
         )
     if wrong_split:
         raise DataError(
@@ -147,9 +171,16 @@ def check_paths(frame: pd.DataFrame, source: str, split: str) -> None:
             f"{source}: column 'Frontal/Lateral' disagrees with the Path:{_listing(wrong_view)}\n"
             f"It must be 'Frontal' for *_frontal.jpg and 'Lateral' for *_lateral.jpg."
         )
-    duplicated = frame["Path"][frame["Path"].duplicated()].tolist()
+    first: dict[str, int] = {}
+    duplicated = []
+    for position, path in enumerate(frame["Path"]):
+        if path in first:
+            duplicated.append(f"line {csv_line(position)} repeats line {first[path]}: {path!r}")
+        else:
+            first[path] = csv_line(position)
     if duplicated:
-        raise DataError(f"{source}: {len(duplicated)} Path value(s) listed twice:{_listing(duplicated)}")
+        raise DataError(f"{source}: {len(duplicated)} Path value(s) listed twice:{_listing(duplicated)}\n"
+                        "Keep one row per image.")  # fmt: skip
 
 
 def check_not_empty(frame: pd.DataFrame, source: str) -> None:
@@ -216,8 +247,10 @@ def find_undecodable(root: str | os.PathLike, paths: Sequence[str], threads: int
 def check_images(root: str | os.PathLike, paths: Sequence[str], source: str, threads: int = 1) -> None:
     missing = find_missing(root, paths, threads)
     if missing:
+        line = {path: csv_line(position) for position, path in enumerate(paths)}
+        listed = [f"line {line[path]}: {path}" for path in missing]
         raise DataError(
-            f"{source}: {len(missing)} of {len(paths)} listed image(s) are missing under {root}:{_listing(missing)}\n"
+            f"{source}: {len(missing)} of {len(paths)} listed image(s) are missing under {root}:{_listing(listed)}\n"
             f"Download/extract the complete dataset there, or set dataset.root to the folder that contains it."
         )
     broken = find_undecodable(root, paths, threads)
@@ -229,21 +262,26 @@ def check_images(root: str | os.PathLike, paths: Sequence[str], source: str, thr
         )
 
 
-def validate_split(frame: pd.DataFrame, source: str, split: str) -> None:
+def validate_split(frame: pd.DataFrame, source: str, split: str, folder: str | None = None) -> None:
     """All the checks that need only the CSV (no image files)."""
     check_columns(frame.columns, source)
     check_not_empty(frame, source)
-    check_paths(frame, source, split)
+    check_paths(frame, source, split, folder)
     check_labels(frame, source, split)
 
 
-def validate_dataset(root: str | os.PathLike, csvs: dict[str, str | os.PathLike], threads: int = 1) -> dict:
-    """Validate train and valid CSVs and their images; return a summary. Raises DataError on the first problem."""
+def validate_dataset(
+    root: str | os.PathLike, csvs: dict[str, str | os.PathLike], threads: int = 1, folder: str | None = None
+) -> dict:
+    """Validate train and valid CSVs and their images; return a summary. Raises DataError on the first problem.
+
+    ``folder``: the dataset folder the CSVs are read from (CheXpert-v1.0-small or CheXpert-v1.0), which every Path
+    must begin with."""
     frames = {}
     for split in SPLITS:
         source = str(csvs[split])
         frame = read_csv(source)
-        validate_split(frame, source, split)
+        validate_split(frame, source, split, folder)
         frames[split] = frame
     check_patient_overlap(frames["train"], frames["valid"], str(csvs["train"]), str(csvs["valid"]))
     for split in SPLITS:
