@@ -44,7 +44,8 @@ test-slurm: lint
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_cache.py
 
-# The built-in default's results, all but the archived table versions (results/phantom/archive/), which stay
+# The built-in default's results, all but the archived table versions (results/phantom/archive/), which stay.
+# Only results/phantom/: other datasets' results and .snakemake/ (Snakemake's records of every run in this checkout,
+# real-data runs' and their SLURM logs included) are left as they are; Snakemake redoes whatever is missing.
 clean-results:
 	test ! -d results/phantom || find results/phantom -mindepth 1 -maxdepth 1 ! -name archive -exec rm -rf {} +
-	rm -rf .snakemake

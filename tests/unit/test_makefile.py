@@ -1,4 +1,5 @@
-"""`make clean-results` removes the built-in default's results but keeps the archived table versions."""
+"""`make clean-results` removes the built-in default's results but keeps the archived table versions, other
+datasets' results and Snakemake's records (.snakemake/, with the SLURM logs of real-data runs)."""
 
 from __future__ import annotations
 
@@ -18,11 +19,13 @@ def test_clean_results_keeps_the_archive(tmp_path):
         (results / file).parent.mkdir(parents=True, exist_ok=True)
         (results / file).write_text("x")
     (tmp_path / "results/chexpert/tables").mkdir(parents=True)  # another dataset's results are not the default's
-    (tmp_path / ".snakemake/log").mkdir(parents=True)
+    slurm_log = tmp_path / ".snakemake/slurm_logs/rule_train/1234.log"  # a real-data run's records are not the default's
+    slurm_log.parent.mkdir(parents=True)
+    slurm_log.write_text("x")
     subprocess.run(["make", "-s", "-f", str(REPO / "Makefile"), "clean-results"], cwd=tmp_path, check=True)
     assert sorted(p.name for p in results.iterdir()) == ["archive"]
     assert (results / "archive/tables/v1/comparison.md").read_text() == "x"
-    assert (tmp_path / "results/chexpert/tables").is_dir() and not (tmp_path / ".snakemake").exists()
+    assert (tmp_path / "results/chexpert/tables").is_dir() and slurm_log.read_text() == "x"
     subprocess.run(["make", "-s", "-f", str(REPO / "Makefile"), "clean-results"], cwd=tmp_path, check=True)  # twice
     shutil.rmtree(tmp_path / "results")
     subprocess.run(["make", "-s", "-f", str(REPO / "Makefile"), "clean-results"], cwd=tmp_path, check=True)  # none
