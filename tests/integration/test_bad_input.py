@@ -105,9 +105,11 @@ def test_bad_data_stops_at_validation_with_the_message_and_nothing_partial(phant
         (lambda c: c["train"].update(epoch=c["train"].pop("epochs")), ["`train.epoch` is not a setting: did you mean "
                                                                         "`epochs`?"]),
         (lambda c: c["dataset"].pop("source"), ["`dataset.source` is missing"]),
+        (lambda c: c["dataset"].update(folder="CheXpert-v1.0"), ["`dataset.folder` is 'CheXpert-v1.0', but the "
+                                                                  "phantom is a drop-in for CheXpert-v1.0-small"]),
     ],
     ids=["unknown-init", "empty-seeds", "unknown-views", "crop-over-cache", "no-image", "no-experiments",
-         "misspelled-key", "no-source"],
+         "misspelled-key", "no-source", "phantom-folder"],
 )  # fmt: skip
 def test_bad_config_stops_before_any_job(tmp_path, change, expected):
     """Each mistake is said in a few lines (the schema's own dump is hundreds), before any job: nothing written."""

@@ -143,3 +143,16 @@ def test_more_than_eight_problems_are_counted_not_listed():
     with pytest.raises(config_checks.ConfigError) as error:
         config_checks.refuse([f"p{i}" for i in range(11)], "config")
     assert str(error.value).splitlines()[-1] == "  ... and 3 more" and len(str(error.value).splitlines()) == 10
+
+
+def test_the_phantom_refuses_the_full_resolution_folder_and_real_data_takes_either():
+    from chexpertnet.plan import config_checks
+
+    config = load("config.yaml")
+    validate(config, SCHEMA)
+    config["dataset"]["folder"] = "CheXpert-v1.0"
+    [problem] = config_checks.cross_problems(config)
+    assert problem.startswith("`dataset.folder` is 'CheXpert-v1.0', but the phantom is a drop-in for "
+                              "CheXpert-v1.0-small")  # fmt: skip
+    config["dataset"].update(source="chexpert", root="/data")
+    assert config_checks.cross_problems(config) == []

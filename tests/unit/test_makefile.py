@@ -19,7 +19,8 @@ def test_clean_results_keeps_the_archive(tmp_path):
         (results / file).parent.mkdir(parents=True, exist_ok=True)
         (results / file).write_text("x")
     (tmp_path / "results/chexpert/tables").mkdir(parents=True)  # another dataset's results are not the default's
-    slurm_log = tmp_path / ".snakemake/slurm_logs/rule_train/1234.log"  # a real-data run's records are not the default's
+    # a real-data run's records are not the default's
+    slurm_log = tmp_path / ".snakemake/slurm_logs/rule_train/1234.log"
     slurm_log.parent.mkdir(parents=True)
     slurm_log.write_text("x")
     subprocess.run(["make", "-s", "-f", str(REPO / "Makefile"), "clean-results"], cwd=tmp_path, check=True)

@@ -30,6 +30,9 @@ def config(**changes) -> dict:
     return c
 
 
+#: The paper's image sizes
+PAPER_IMAGE = {"cache_size": 364, "crop_size": 320}
+
 #: The built-in default without its test split (phantom.test_patients 0)
 NO_TEST = {"test_patients": 0}
 
@@ -84,9 +87,9 @@ def test_test_split_sources():
 
 
 def test_a_baseline_or_cam_experiment_that_is_not_configured_is_named():
-    with pytest.raises(ValueError, match=r"evaluation.baseline is 'nope'.*\['baseline', 'dataset_norm'"):
+    with pytest.raises(ValueError, match=r"evaluation.baseline` is 'nope'.*\['baseline', 'dataset_norm'"):
         P.Plan(config(evaluation={"baseline": "nope"}))
-    with pytest.raises(ValueError, match=r"cam.experiments names \['ghost'\]"):
+    with pytest.raises(ValueError, match=r"cam.experiments` names \['ghost'\]"):
         P.Plan(config(cam={"experiments": ["baseline", "ghost"]}))
 
 
@@ -175,7 +178,7 @@ def test_planned_sizes_of_files_not_made_yet(tmp_path, monkeypatch):
 def test_training_wall_time_by_hand(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     manifest = "results/phantom/manifests/both-multiclass/train.csv"
-    p = P.Plan(config(image={"crop_size": 320}, train={"threads": 4}))
+    p = P.Plan(config(image=PAPER_IMAGE, train={"threads": 4}))
     with pytest.raises(P.NotYetKnown):
         p.train_runtime_min("baseline", manifest)
     # before the manifest exists: the train CSV's images. CPU at 320 px: 3.7 images/s per thread x 4 threads, x2
@@ -184,16 +187,16 @@ def test_training_wall_time_by_hand(tmp_path, monkeypatch):
     csv_with_rows(tmp_path / manifest, 100)  # the manifest, once made, wins
     assert p.train_runtime_min("baseline", manifest) == 60  # at least an hour
     # at 160 px a CPU thread does 4x the images
-    small = P.Plan(config(image={"crop_size": 160}, train={"threads": 1}))
+    small = P.Plan(config(image={"cache_size": 182, "crop_size": 160}, train={"threads": 1}))
     csv_with_rows(tmp_path / manifest, 8_000)
     assert small.train_runtime_min("baseline", manifest) == math.ceil(30 + 2 * 8_000 * 3 / 14.8 / 60)  # 85
     # GPU at 320 px: the measured 243.8 images/s (H200, eager) x2; the real training set's 223,414 images x 3 epochs
-    cuda = P.Plan(config(train={"device": "cuda"}, image={"crop_size": 320}))
+    cuda = P.Plan(config(train={"device": "cuda"}, image=PAPER_IMAGE))
     csv_with_rows(tmp_path / manifest, 223_414)
     assert cuda.train_runtime_min("baseline", manifest) == math.ceil(30 + 2 * 223_414 * 3 / 243.8 / 60)  # 122
     experiments = copy.deepcopy(DEFAULT["experiments"])
     experiments["baseline"]["epochs"] = 60
-    long = P.Plan(config(train={"device": "cuda"}, image={"crop_size": 320}, experiments=experiments))
+    long = P.Plan(config(train={"device": "cuda"}, image=PAPER_IMAGE, experiments=experiments))
     assert long.train_runtime_min("baseline", manifest) == 23 * 60  # at most 23 hours
 
 
@@ -204,7 +207,7 @@ def test_a_longer_experiment_asks_for_its_own_epochs(tmp_path, monkeypatch):
     csv_with_rows(tmp_path / manifest, 223_414)
     experiments = copy.deepcopy(DEFAULT["experiments"])
     experiments["scratch_9ep"] = {**experiments["scratch"], "epochs": 9}
-    plan = P.Plan(config(train={"device": "cuda"}, image={"crop_size": 320}, experiments=experiments))
+    plan = P.Plan(config(train={"device": "cuda"}, image=PAPER_IMAGE, experiments=experiments))
     three, nine = plan.train_runtime_min("scratch", manifest), plan.train_runtime_min("scratch_9ep", manifest)
     assert abs((nine - 30) - 3 * (three - 30)) <= 2  # rounding up each
     assert 2.4 < nine / three < 3

@@ -3,8 +3,8 @@
 
 rule phantom:
     output:
-        train=f"{RESULTS}/data/CheXpert-v1.0-small/train.csv",
-        valid=f"{RESULTS}/data/CheXpert-v1.0-small/valid.csv",
+        train=f"{RESULTS}/data/{DATA_FOLDER}/train.csv",
+        valid=f"{RESULTS}/data/{DATA_FOLDER}/valid.csv",
         truth=f"{RESULTS}/data/phantom_truth.csv",
         segmentations=f"{RESULTS}/data/gt_segmentations_val.json",
         test_labels=phantom_test_labels(),

@@ -2,7 +2,8 @@
 and cluster request that the rules use. ``workflow/rules/common.smk`` builds one :class:`Plan` and wraps its methods
 in the callables Snakemake wants (wildcards, input, output); everything else lives here, unit-tested directly.
 
-Standard library only (and ``chexpertnet.data.dataroot``): Snakemake imports this module while it builds the DAG.
+Standard library only (and the package's own ``data.dataroot``, ``observations`` and ``plan.config_checks``): Snakemake
+imports this module while it builds the DAG.
 
 Cluster requests follow the data. Memory follows the sizes of a job's input files, a training's wall time its number
 of images. In a dry run, input files not made yet count with the size they will have: an image cache exactly (rows
@@ -23,12 +24,13 @@ import re
 import shlex
 
 from chexpertnet.data import dataroot
+from chexpertnet.observations import DATASET_DIR
 from chexpertnet.plan import config_checks
 
 VIEWS = ("both", "frontal")
 UNCERTAINTY = ("multiclass", "ones", "zeros", "ignore")
 SPLITS = ("train", "valid")
-DEFAULT_FOLDER = "CheXpert-v1.0-small"
+DEFAULT_FOLDER = DATASET_DIR  # the phantom writes this folder; real data may be either release (dataset.folder)
 
 MB = 1 << 20
 NPY_HEADER_BYTES = 128

@@ -12,6 +12,8 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
+from chexpertnet.observations import DATASET_DIR
+
 DEFAULT_CONFIG = "config/config.yaml"
 MAX_SHOWN = 8
 
@@ -86,6 +88,11 @@ def cross_problems(config: dict) -> list[str]:
             "the training crops crop_size pixels out of images cached at cache_size; make crop_size at most "
             "cache_size (the paper: 320 out of 364)"
         )
+    folder = config["dataset"].get("folder", DATASET_DIR)
+    if config["dataset"]["source"] == "phantom" and folder != DATASET_DIR:
+        out.append(f"`dataset.folder` is {folder!r}, but the phantom is a drop-in for {DATASET_DIR} (its images are "
+                   f"that release's size, its CSVs' paths begin with {DATASET_DIR}/): leave dataset.folder out, or "
+                   "use it with `dataset.source: chexpert`")  # fmt: skip
     experiments = sorted(config["experiments"])
     baseline = config["evaluation"]["baseline"]
     if baseline not in config["experiments"]:
