@@ -259,6 +259,16 @@ def test_config_json_puts_the_validated_view_in_place_of_a_real_root():
     assert "operating_points" not in json.loads(r.tables_config_json())["evaluation"]
 
 
+@pytest.mark.parametrize("cam", [{"chexlocalize_maps": True}, {"saliency": "gradcam"}, {"experiments": ["frontal"]}])
+def test_a_cam_setting_leaves_the_tables_config_and_an_evaluation_setting_changes_it(cam):
+    default = P.Plan(config())
+    assert P.Plan(config(cam=cam)).tables_config_json() == default.tables_config_json()
+    assert P.Plan(config(cam=cam)).config_json() != default.config_json()  # the report still shows it
+    assert P.Plan(config(evaluation={"resamples": 999})).config_hash() != default.config_hash()
+    assert P.Plan(config(train={"lr": 0.001})).config_hash() != default.config_hash()
+    assert "cam" not in json.loads(default.tables_config_json())
+
+
 def test_targets_of_the_default_and_with_a_test_split():
     p = P.Plan(config(phantom=NO_TEST))
     targets = p.all_targets()

@@ -30,6 +30,8 @@ from chexpertnet.plan import config_checks
 VIEWS = ("both", "frontal")
 UNCERTAINTY = ("multiclass", "ones", "zeros", "ignore")
 SPLITS = ("train", "valid")
+#: Config sections that neither the tables nor any step before them read
+NOT_READ_BY_TABLES = ("cam",)
 DEFAULT_FOLDER = DATASET_DIR  # the phantom writes this folder; real data may be either release (dataset.folder)
 
 MB = 1 << 20
@@ -613,10 +615,11 @@ class Plan:
         return json.dumps(portable, sort_keys=True, separators=(",", ":"))
 
     def tables_config_json(self) -> str:
-        """The config as the tables record it: without the settings that only the operating points and the readers
-        read (evaluation.operating_points, dataset.test.readers), so that adding or changing those reruns their
-        own steps and not the tables."""
-        config = json.loads(self.config_json())
+        """The config as the tables record it: the settings of the tables and of every step before them (the data,
+        the trainings, the evaluation), without those that only steps beside or after them read (the CAMs' `cam`,
+        evaluation.operating_points, dataset.test.readers), so that changing those reruns their own steps and not
+        the tables."""
+        config = {k: v for k, v in json.loads(self.config_json()).items() if k not in NOT_READ_BY_TABLES}
         config["evaluation"].pop("operating_points", None)
         if isinstance(config["dataset"].get("test"), dict):
             config["dataset"]["test"].pop("readers", None)
