@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from chexpertnet import plan
+from chexpertnet.plan import workflow as plan
 from workflow_helpers import copy_workflow, planned_jobs, snakemake
 
 pytestmark = pytest.mark.integration

@@ -16,7 +16,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from chexpertnet.plan import Plan
+from chexpertnet.plan.workflow import Plan
 from workflow_helpers import chexpert_workflow, copy_workflow, planned_jobs, snakemake, tiny_config
 
 pytestmark = pytest.mark.integration

@@ -11,7 +11,8 @@ import shlex
 import pytest
 import yaml
 
-from chexpertnet import plan as P
+from chexpertnet.plan import flags, requests
+from chexpertnet.plan import workflow as P
 from conftest import REPO, write_dataset
 
 DEFAULT = yaml.safe_load((REPO / "config/config.yaml").read_text())
@@ -54,7 +55,7 @@ def test_paths_follow_the_dataset_name_and_folder():
     assert p.data_root() == "results/phantom/data"
     assert p.split_csv("valid") == "results/phantom/data/CheXpert-v1.0-small/valid.csv"
     assert p.view_csv("train") == "results/phantom/data/validated/CheXpert-v1.0-small/train.csv"
-    assert p.csv_stamp("train") == [] and p.test is None and p.phantom_test_labels() == []
+    assert p.csv_stamp("train") == [] and p.test is None and p.phantom_outputs()["test_labels"] == []
     weights = p.manifest_path("frontal", "ones", "valid", "weights")
     assert weights == "results/phantom/manifests/frontal-ones/valid.weights.csv"
     with pytest.raises(ValueError, match="no test split"):
@@ -79,11 +80,11 @@ def test_test_split_sources():
     p = P.Plan(config(phantom={"test_patients": 5}))
     assert p.test == {"labels": "results/phantom/data/test_groundtruth.csv",
                       "images": "results/phantom/data/CheXpert-v1.0-small"}  # fmt: skip
-    assert p.phantom_test_labels() == ["results/phantom/data/test_groundtruth.csv"]
+    assert p.phantom_outputs()["test_labels"] == ["results/phantom/data/test_groundtruth.csv"]
     assert p.split_csv("test") == "results/phantom/data/test_groundtruth.csv"
     given = {"labels": "/d/groundtruth.csv", "images": "/d"}
     r = P.Plan(config(dataset={"name": "r", "source": "chexpert", "root": "/x", "test": given}))
-    assert r.test == given and r.phantom_test_labels() == []
+    assert r.test == given and r.phantom_outputs()["test_labels"] == []
 
 
 def test_a_baseline_or_cam_experiment_that_is_not_configured_is_named():
@@ -121,15 +122,18 @@ def test_experiment_and_train_arguments():
     experiments = copy.deepcopy(DEFAULT["experiments"])
     experiments["frozen"]["epochs"] = 7
     p = P.Plan(config(experiments=experiments))
-    assert p.experiment_args("scratch") == "--init scratch --normalization imagenet --epochs 3"
-    assert p.experiment_args("frozen", pretrained="w.pt") == (
+    def experiment_args(name, **inputs):
+        return flags.experiment_args(p.experiment(name), p.epochs_of(name), inputs)
+
+    assert experiment_args("scratch") == "--init scratch --normalization imagenet --epochs 3"
+    assert experiment_args("frozen", pretrained="w.pt") == (
         "--init frozen --normalization imagenet --epochs 7 --pretrained w.pt")
-    assert p.experiment_args("dataset_norm", "w.pt", "s.json") == (
-        "--init pretrained --normalization dataset --epochs 3 --pretrained w.pt --stats s.json")
-    args = shlex.split(p.train_args())
+    assert experiment_args("dataset_norm", pretrained="w x.pt", stats="s.json") == (
+        "--init pretrained --normalization dataset --epochs 3 --pretrained 'w x.pt' --stats s.json")
+    args = shlex.split(flags.train_args(p.config))
     assert args[args.index("--betas") + 1 : args.index("--betas") + 3] == ["0.9", "0.999"]
     assert "--hflip" in args and "--fast" in args and "--deterministic" in args and args[-1] == "50"
-    assert "--no-hflip" in P.Plan(config(image={"hflip": False})).train_args()
+    assert "--no-hflip" in flags.train_args(P.Plan(config(image={"hflip": False})).config)
 
 
 def test_longer_trainings_get_higher_priority_and_the_frozen_backbone_the_lowest():
@@ -145,34 +149,39 @@ def test_longer_trainings_get_higher_priority_and_the_frozen_backbone_the_lowest
 
 
 def test_threads_and_gpus():
-    assert P.Plan(config()).train_threads() == 1 and P.Plan(config()).gpus_per_training == 0
+    assert requests.train_threads(config()["train"]) == 1 and P.Plan(config()).gpus_per_training == 0
     cuda = P.Plan(config(train={"device": "cuda", "threads": 6}))
-    assert cuda.train_threads() == 2 and cuda.gpus_per_training == 1
+    assert requests.train_threads(cuda.config["train"]) == 2 and cuda.gpus_per_training == 1
 
 
 # --- cluster requests ----------------------------------------------------------------------------------------------
 def test_planned_sizes_of_files_not_made_yet(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     p = P.Plan(config())  # cache_size 110
+    planned = p.requests.planned_mb
     with pytest.raises(P.NotYetKnown):  # the phantom before it is generated
-        p.planned_mb("results/phantom/cache/train.npy")
+        planned("results/phantom/cache/train.npy")
     csv_with_rows(tmp_path / "results/phantom/data/CheXpert-v1.0-small/train.csv", 1000)
     csv_bytes = len("Path,x\n") + sum(len(f"p{i},1\n") for i in range(1000))
-    assert p.planned_mb("results/phantom/cache/train.npy") == pytest.approx((128 + 1000 * 110 * 110) / MB)
-    assert p.planned_mb("results/phantom/cache/train.histograms.npy") == pytest.approx((128 + 1000 * 1024) / MB)
-    assert p.planned_mb("results/phantom/cache/train.index.csv") == pytest.approx(csv_bytes / MB)
-    assert p.planned_mb("results/phantom/manifests/both-ones/train.csv") == pytest.approx(csv_bytes / MB)
-    assert p.planned_mb("results/phantom/data/validated/CheXpert-v1.0-small/train.csv") == pytest.approx(csv_bytes / MB)
-    assert p.planned_mb("results/phantom/stats/both-ones.json") == 0.0
-    assert p.planned_mb("results/other/cache/train.npy") == 0.0
+    assert planned("results/phantom/cache/train.npy") == pytest.approx((128 + 1000 * 110 * 110) / MB)
+    assert planned("results/phantom/cache/train.histograms.npy") == pytest.approx((128 + 1000 * 1024) / MB)
+    assert planned("results/phantom/cache/train.index.csv") == pytest.approx(csv_bytes / MB)
+    assert planned("results/phantom/manifests/both-ones/train.csv") == pytest.approx(csv_bytes / MB)
+    assert planned("results/phantom/data/validated/CheXpert-v1.0-small/train.csv") == pytest.approx(csv_bytes / MB)
+    assert planned("results/phantom/stats/both-ones.json") == 0.0
+    assert planned("results/other/cache/train.npy") == 0.0
     # memory: a fixed part plus 4 MB per MB of table, or all inputs plus 8000 MB
-    assert p.cache_mem_mb("results/phantom/data/validated/CheXpert-v1.0-small/train.csv") == math.ceil(
+    assert p.requests.cache_mem_mb("results/phantom/data/validated/CheXpert-v1.0-small/train.csv") == math.ceil(
         1000 + 4 * csv_bytes / MB)
     (tmp_path / "made.bin").write_bytes(b"\0" * (3 * MB))
-    assert p.train_mem_mb(["made.bin", "results/phantom/cache/train.npy"]) == math.ceil(
+    assert p.requests.train_mem_mb(["made.bin", "results/phantom/cache/train.npy"]) == math.ceil(
         3 + (128 + 1000 * 110 * 110) / MB + 8000)
-    assert p.stats_mem_mb("made.bin", "results/phantom/manifests/both-ones/train.csv") == math.ceil(
+    assert p.requests.stats_mem_mb("made.bin", "results/phantom/manifests/both-ones/train.csv") == math.ceil(
         1000 + 4 * (3 + csv_bytes / MB))
+
+
+def runtime(plan: P.Plan, name: str, manifest: str) -> int:
+    return plan.requests.train_runtime_min(plan.epochs_of(name), manifest)
 
 
 def test_training_wall_time_by_hand(tmp_path, monkeypatch):
@@ -180,24 +189,24 @@ def test_training_wall_time_by_hand(tmp_path, monkeypatch):
     manifest = "results/phantom/manifests/both-multiclass/train.csv"
     p = P.Plan(config(image=PAPER_IMAGE, train={"threads": 4}))
     with pytest.raises(P.NotYetKnown):
-        p.train_runtime_min("baseline", manifest)
+        runtime(p, "baseline", manifest)
     # before the manifest exists: the train CSV's images. CPU at 320 px: 3.7 images/s per thread x 4 threads, x2
     csv_with_rows(tmp_path / "results/phantom/data/CheXpert-v1.0-small/train.csv", 20_000)
-    assert p.train_runtime_min("baseline", manifest) == math.ceil(30 + 2 * 20_000 * 3 / 14.8 / 60)  # 166
+    assert runtime(p, "baseline", manifest) == math.ceil(30 + 2 * 20_000 * 3 / 14.8 / 60)  # 166
     csv_with_rows(tmp_path / manifest, 100)  # the manifest, once made, wins
-    assert p.train_runtime_min("baseline", manifest) == 60  # at least an hour
+    assert runtime(p, "baseline", manifest) == 60  # at least an hour
     # at 160 px a CPU thread does 4x the images
     small = P.Plan(config(image={"cache_size": 182, "crop_size": 160}, train={"threads": 1}))
     csv_with_rows(tmp_path / manifest, 8_000)
-    assert small.train_runtime_min("baseline", manifest) == math.ceil(30 + 2 * 8_000 * 3 / 14.8 / 60)  # 85
+    assert runtime(small, "baseline", manifest) == math.ceil(30 + 2 * 8_000 * 3 / 14.8 / 60)  # 85
     # GPU at 320 px: the measured 243.8 images/s (H200, eager) x2; the real training set's 223,414 images x 3 epochs
     cuda = P.Plan(config(train={"device": "cuda"}, image=PAPER_IMAGE))
     csv_with_rows(tmp_path / manifest, 223_414)
-    assert cuda.train_runtime_min("baseline", manifest) == math.ceil(30 + 2 * 223_414 * 3 / 243.8 / 60)  # 122
+    assert runtime(cuda, "baseline", manifest) == math.ceil(30 + 2 * 223_414 * 3 / 243.8 / 60)  # 122
     experiments = copy.deepcopy(DEFAULT["experiments"])
     experiments["baseline"]["epochs"] = 60
     long = P.Plan(config(train={"device": "cuda"}, image=PAPER_IMAGE, experiments=experiments))
-    assert long.train_runtime_min("baseline", manifest) == 23 * 60  # at most 23 hours
+    assert runtime(long, "baseline", manifest) == 23 * 60  # at most 23 hours
 
 
 def test_a_longer_experiment_asks_for_its_own_epochs(tmp_path, monkeypatch):
@@ -208,7 +217,7 @@ def test_a_longer_experiment_asks_for_its_own_epochs(tmp_path, monkeypatch):
     experiments = copy.deepcopy(DEFAULT["experiments"])
     experiments["scratch_9ep"] = {**experiments["scratch"], "epochs": 9}
     plan = P.Plan(config(train={"device": "cuda"}, image=PAPER_IMAGE, experiments=experiments))
-    three, nine = plan.train_runtime_min("scratch", manifest), plan.train_runtime_min("scratch_9ep", manifest)
+    three, nine = runtime(plan, "scratch", manifest), runtime(plan, "scratch_9ep", manifest)
     assert abs((nine - 30) - 3 * (three - 30)) <= 2  # rounding up each
     assert 2.4 < nine / three < 3
 
@@ -216,19 +225,19 @@ def test_a_longer_experiment_asks_for_its_own_epochs(tmp_path, monkeypatch):
 # --- evaluation arguments and targets ------------------------------------------------------------------------------
 def test_run_flags_quote_files_and_refuse_a_length_mismatch():
     p = P.Plan(config())
-    flags = p.run_flags("--run", [f"p {i}.csv" for i in range(5)], [f"m{i}.pt" for i in range(5)])
-    assert shlex.split(flags)[:5] == ["--run", "baseline", "0", "p 0.csv", "m0.pt"]
-    assert shlex.split(flags)[-5:] == ["--run", "scratch", "0", "p 4.csv", "m4.pt"]
+    runs = flags.run_flags("--run", p.runs(), [f"p {i}.csv" for i in range(5)], [f"m{i}.pt" for i in range(5)])
+    assert shlex.split(runs)[:5] == ["--run", "baseline", "0", "p 0.csv", "m0.pt"]
+    assert shlex.split(runs)[-5:] == ["--run", "scratch", "0", "p 4.csv", "m4.pt"]
     with pytest.raises(ValueError, match="4 files for 5 runs"):
-        p.run_flags("--epochs-run", ["a"] * 4)
-    assert P.Plan(config(phantom=NO_TEST)).test_tables_args("t.csv", []) == ""
-    t = P.Plan(config(phantom={"test_patients": 3}))
-    assert shlex.split(t.test_tables_args("t x.csv", [f"q{i}" for i in range(5)]))[:6] == [
+        flags.run_flags("--epochs-run", p.runs(), ["a"] * 4)
+    assert flags.test_tables_args(p.runs(), None, []) == ""
+    assert shlex.split(flags.test_tables_args(p.runs(), "t x.csv", [f"q{i}" for i in range(5)]))[:6] == [
         "--test-labels", "t x.csv", "--test-run", "baseline", "0", "q0"]
 
 
 def test_experiment_factor_arguments():
-    args = P.Plan(config()).experiment_factor_args().split("--experiment ")[1:]
+    p = P.Plan(config())
+    args = flags.experiment_factor_args(p.config["experiments"], p.epochs_of).split("--experiment ")[1:]
     assert [a.strip() for a in args] == [
         "baseline both imagenet pretrained multiclass 3", "dataset_norm both dataset pretrained multiclass 3",
         "frontal frontal imagenet pretrained multiclass 3", "frozen both imagenet frozen multiclass 3",
@@ -311,8 +320,8 @@ def test_targets_of_the_default_and_with_a_test_split():
     assert with_test.cam_test_runs() == [("baseline", 0)] and "thresholds" not in with_test.cam_test_inputs(
         "baseline", 0)
     both = P.Plan(config(**real, cam={"chexlocalize": "/c/val.json", "chexlocalize_test": "/c/test.json"}))
-    assert "--chexlocalize-thresholds results/chexpert/cam/baseline/seed0/chexlocalize.csv" in both.cam_test_args(
-        "/c/test.json", both.cam_test_inputs("baseline", 0)["thresholds"])
+    assert "--chexlocalize-thresholds results/chexpert/cam/baseline/seed0/chexlocalize.csv" in flags.cam_args(
+        both.config["cam"], {"chexlocalize": "/c/test.json"}, "test", both.cam_test_inputs("baseline", 0)["thresholds"])
 
 
 def test_cam_inputs_and_arguments(tmp_path):
@@ -323,15 +332,19 @@ def test_cam_inputs_and_arguments(tmp_path):
     assert inputs["labels"] == "results/phantom/data/validated/CheXpert-v1.0-small/valid.csv"
     r = P.Plan(real("/x", cam={"boxes": None, "chexlocalize": "/c/gt.json"}))
     assert "boxes" not in r.cam_inputs("baseline", 0) and r.cam_inputs("baseline", 0)["chexlocalize"] == "/c/gt.json"
-    args = shlex.split(p.cam_args("b x.csv", None))
+    cam = p.config["cam"]
+    args = shlex.split(flags.cam_args(cam, {"boxes": "b x.csv"}, "valid", None))
     assert args[:6] == ["--observations", "Lung Opacity", "Enlarged Cardiomediastinum", "Pleural Effusion",
                         "Cardiomegaly", "Pneumothorax"]  # fmt: skip
     assert args[-2:] == ["--boxes", "b x.csv"] and "--chexlocalize" not in args
-    assert shlex.split(p.cam_args(None, "g.json"))[-6:] == ["--chexlocalize", "g.json", "--chexlocalize-split", "valid",
+    assert shlex.split(flags.cam_args(cam, {"chexlocalize": "g.json"}, "valid", None))[-6:] == [
+        "--chexlocalize", "g.json", "--chexlocalize-split", "valid",
                                                             "--saliency", "cam"]  # fmt: skip
     tuned = P.Plan(real("/x", cam={"chexlocalize": "/c/gt.json", "saliency": "gradcam",
                                    "chexlocalize_thresholds": "/c/valid thresholds.csv"}))  # fmt: skip
-    assert shlex.split(tuned.cam_args(None, "g.json"))[-4:] == ["--saliency", "gradcam", "--chexlocalize-thresholds",
+    tuned_cam = tuned.config["cam"]
+    tuned_args = flags.cam_args(tuned_cam, {"chexlocalize": "g.json"}, "valid", tuned_cam["chexlocalize_thresholds"])
+    assert shlex.split(tuned_args)[-4:] == ["--saliency", "gradcam", "--chexlocalize-thresholds",
                                                                "/c/valid thresholds.csv"]  # fmt: skip
 
 
@@ -345,7 +358,7 @@ def test_the_paper_config_plans_its_seeds(tmp_path):
 
 
 def test_operating_points_and_readers_arguments():
-    assert [P.operating_point_arg(r) for r in ("youden", {"sensitivity": 0.9}, {"specificity": 0.95})] == [
+    assert [flags.operating_point_arg(r) for r in ("youden", {"sensitivity": 0.9}, {"specificity": 0.95})] == [
         "youden", "sensitivity=0.9", "specificity=0.95"]
     p = P.Plan(config())  # the default: its phantom test split brings the simulated readers
     assert p.readers == [f"results/phantom/data/readers/phantom_reader{i}.csv" for i in (1, 2, 3)]
@@ -354,7 +367,7 @@ def test_operating_points_and_readers_arguments():
     inputs = p.operating_points_inputs("frontal", 0)
     assert inputs["readers"] == p.readers and inputs["test_labels"].endswith("validated/CheXpert-v1.0-small/test.csv")
     outputs = [d.format(experiment="frontal", seed=0) for d in p.decision_outputs()]
-    args = shlex.split(p.operating_points_args(inputs, outputs))
+    args = shlex.split(flags.operating_points_args(p.operating_points, p.readers, inputs, outputs))
     assert args[:8] == ["--rule", "readers_specificity", "--rule", "youden", "--rule", "sensitivity=0.9", "--rule",
                         "specificity=0.9"]  # fmt: skip
     assert args[args.index("--decisions-dir") + 1] == "results/phantom/test/decisions/frontal/seed0"

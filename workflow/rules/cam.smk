@@ -9,16 +9,16 @@ rule cam:
     output:
         **CAM_MAPS_OUTPUT,
         figure=report(
-            f"{RESULTS}/cam/{{experiment}}/seed{{seed}}/figure1.png",
+            PATH("cam", file="figure1.png"),
             caption="../report/cam.rst",
             category="Class activation maps",
             labels={"experiment": "{experiment}", "figure": "Figure 1"},
         ),
-        table=f"{RESULTS}/cam/{{experiment}}/seed{{seed}}/localization.csv",
-        chexlocalize=f"{RESULTS}/cam/{{experiment}}/seed{{seed}}/chexlocalize.csv",
-        markdown=f"{RESULTS}/cam/{{experiment}}/seed{{seed}}/localization.md",
+        table=PATH("cam", file="localization.csv"),
+        chexlocalize=PATH("cam", file="chexlocalize.csv"),
+        markdown=PATH("cam", file="localization.md"),
         html=report(
-            f"{RESULTS}/cam/{{experiment}}/seed{{seed}}/localization.html",
+            PATH("cam", file="localization.html"),
             caption="../report/localization.rst",
             category="Class activation maps",
             labels={"experiment": "{experiment}", "figure": "localization"},
@@ -35,7 +35,7 @@ rule cam:
         runtime=30,
     params:
         cam_args=cam_args,
-        data_root=VIEW,
+        data_root=PATH("view"),
         title="Class activation maps of correctly classified validation images ({experiment}, seed {seed})",
         maps_out=cam_maps_arg,
         code=code_hash("cam"),
@@ -52,16 +52,16 @@ rule cam_test:
         unpack(cam_test_inputs),
     output:
         figure=report(
-            f"{TEST_RESULTS}/cam/{{experiment}}/seed{{seed}}/figure1.png",
+            PATH("test_cam", file="figure1.png"),
             caption="../report/cam.rst",
             category="Class activation maps",
             labels={"experiment": "{experiment}", "figure": "Figure 1, test set"},
         ),
-        table=f"{TEST_RESULTS}/cam/{{experiment}}/seed{{seed}}/localization.csv",
-        chexlocalize=f"{TEST_RESULTS}/cam/{{experiment}}/seed{{seed}}/chexlocalize.csv",
-        markdown=f"{TEST_RESULTS}/cam/{{experiment}}/seed{{seed}}/localization.md",
+        table=PATH("test_cam", file="localization.csv"),
+        chexlocalize=PATH("test_cam", file="chexlocalize.csv"),
+        markdown=PATH("test_cam", file="localization.md"),
         html=report(
-            f"{TEST_RESULTS}/cam/{{experiment}}/seed{{seed}}/localization.html",
+            PATH("test_cam", file="localization.html"),
             caption="../report/localization.rst",
             category="Class activation maps",
             labels={"experiment": "{experiment}", "figure": "localization, test set"},
@@ -78,7 +78,7 @@ rule cam_test:
         runtime=30,
     params:
         cam_args=cam_test_args,
-        data_root=VIEW,
+        data_root=PATH("view"),
         title="Class activation maps of correctly classified test images ({experiment}, seed {seed})",
         code=code_hash("cam"),
     shell:

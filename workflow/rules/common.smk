@@ -1,4 +1,4 @@
-# Glue between Snakemake and the plan (chexpertnet/plan.py, which holds the logic and is unit-tested): the plan of
+# Glue between Snakemake and the plan (chexpertnet/plan/, which holds the logic and is unit-tested): the plan of
 # this config, the names the rules use, the wildcard constraints, the shell prefix, and thin wrappers that take
 # Snakemake's objects (wildcards, input, output, ancient) and call the plan. Code hashes: the end of this file.
 import contextlib
@@ -14,7 +14,9 @@ from snakemake_interface_storage_plugins.exceptions import FileOrDirectoryNotFou
 PACKAGE_DIR = Path(workflow.basedir) / "workflow"
 # This checkout's package first (for the plan and the code hashes; the jobs get it through PYTHONPATH)
 sys.path.insert(0, str(PACKAGE_DIR))
-from chexpertnet import codehash, fileio, plan  # standard library only
+from chexpertnet import codehash, fileio  # standard library only
+from chexpertnet.plan import flags, requests
+from chexpertnet.plan import workflow as plan
 
 PLAN = plan.Plan(config, preview=plan.is_dry_run(sys.argv))
 if PLAN.preview:
@@ -25,7 +27,8 @@ if PLAN.preview:
         file=sys.stderr,
     )
 
-RESULTS = PLAN.results
+# Every results path is the layout's (chexpertnet/plan/layout.py): PATH("model") has {experiment} and {seed} open
+PATH = PLAN.layout.pattern
 LOGS = PLAN.logs
 BENCHMARKS = PLAN.benchmarks
 CONDA_ENV = "../../envs/chexpertnet.yaml"
@@ -33,16 +36,12 @@ DATA_FOLDER = PLAN.folder
 REAL_DATA = PLAN.real_data
 # the claims' notes say which claims the phantom can test
 PHANTOM_FLAG = "" if REAL_DATA else "--phantom"
-VIEW = PLAN.view
 VALIDATION = PLAN.validation
 TEST = PLAN.test
 TEST_REPORT = PLAN.test_report
-TEST_RESULTS = PLAN.test_results
 IMAGENET_WEIGHTS = plan.IMAGENET_WEIGHTS
 SYNTHETIC_WEIGHTS = PLAN.synthetic_weights
 GPUS_PER_TRAINING = PLAN.gpus_per_training
-TABLES = PLAN.tables
-FIGURES = PLAN.figures
 ARCHIVE = PLAN.archive
 PAPER_VALUES = plan.PAPER_VALUES
 TABLE_NAMES = PLAN.table_names
@@ -90,8 +89,7 @@ split_csv = PLAN.split_csv
 validate_input = PLAN.validate_input
 view_csv = PLAN.view_csv
 csv_stamp = PLAN.csv_stamp
-phantom_test_labels = PLAN.phantom_test_labels
-phantom_test_segmentations = PLAN.phantom_test_segmentations
+PHANTOM_OUTPUTS = PLAN.phantom_outputs()
 PHANTOM_READERS = PLAN.phantom_readers()
 
 
@@ -134,39 +132,41 @@ def split_report(wildcards):
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Cluster requests (chexpertnet.plan): a request that needs a file not made yet shows as <TBD> in a dry run.
+# Cluster requests (chexpertnet/plan/requests.py): a request that needs a file not made yet shows as <TBD> in a dry run.
 @contextlib.contextmanager
 def to_be_determined():
     try:
         yield
-    except plan.NotYetKnown as missing:
+    except requests.NotYetKnown as missing:
         raise FileOrDirectoryNotFoundError(Path(str(missing))) from None
 
 
 def cache_mem_mb(wildcards, input):
     with to_be_determined():
-        return PLAN.cache_mem_mb(input.csv)
+        return PLAN.requests.cache_mem_mb(input.csv)
 
 
 def stats_mem_mb(wildcards, input):
     with to_be_determined():
-        return PLAN.stats_mem_mb(input.index, input.manifest)
+        return PLAN.requests.stats_mem_mb(input.index, input.manifest)
 
 
 def train_mem_mb(wildcards, input):
     with to_be_determined():
-        return PLAN.train_mem_mb(list(input))
+        return PLAN.requests.train_mem_mb(list(input))
 
 
 def train_runtime_min(wildcards, input):
     with to_be_determined():
-        return PLAN.train_runtime_min(wildcards.experiment, input.train_manifest)
+        return PLAN.requests.train_runtime_min(
+            PLAN.epochs_of(wildcards.experiment), input.train_manifest
+        )
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # Training
-train_threads = PLAN.train_threads
-train_args = PLAN.train_args
+TRAIN_THREADS = requests.train_threads(config["train"])
+TRAIN_ARGS = flags.train_args(config)
 
 
 def train_inputs(wildcards):
@@ -178,9 +178,8 @@ def train_priority(wildcards):
 
 
 def experiment_args(wildcards, input):
-    return PLAN.experiment_args(
-        wildcards.experiment, input.get("pretrained"), input.get("stats")
-    )
+    name = wildcards.experiment
+    return flags.experiment_args(PLAN.experiment(name), PLAN.epochs_of(name), input)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -191,7 +190,9 @@ table_files = PLAN.table_files
 epoch_table_files = PLAN.epoch_table_files
 version_files = PLAN.version_files
 experiment_manifests = PLAN.experiment_manifests
-experiment_factor_args = PLAN.experiment_factor_args
+EXPERIMENT_FACTOR_ARGS = flags.experiment_factor_args(
+    config["experiments"], PLAN.epochs_of
+)
 config_json = PLAN.config_json
 config_hash = PLAN.config_hash
 report_targets = PLAN.report_targets
@@ -203,19 +204,20 @@ def predict_test_inputs(wildcards):
 
 
 def tables_run_args(wildcards, input):
-    return PLAN.run_flags("--run", input.predictions, input.models)
+    return flags.run_flags("--run", PLAN.runs(), input.predictions, input.models)
 
 
 def figures_run_args(wildcards, input):
-    return PLAN.run_flags("--run", input.predictions, input.histories)
+    return flags.run_flags("--run", PLAN.runs(), input.predictions, input.histories)
 
 
 def epochs_run_args(wildcards, input):
-    return PLAN.run_flags("--epochs-run", input.epochs)
+    return flags.run_flags("--epochs-run", PLAN.runs(), input.epochs)
 
 
 def test_tables_args(wildcards, input):
-    return PLAN.test_tables_args(input.test_labels, input.test_predictions)
+    labels = input.test_labels if TEST else None
+    return flags.test_tables_args(PLAN.runs(), labels, input.test_predictions)
 
 
 def manifest_args(wildcards, input):
@@ -237,7 +239,9 @@ def operating_points_inputs(wildcards):
 
 
 def operating_points_args(wildcards, input, output):
-    return PLAN.operating_points_args(input, list(output.decisions))
+    return flags.operating_points_args(
+        PLAN.operating_points, PLAN.readers, input, list(output.decisions)
+    )
 
 
 def readers_inputs(wildcards):
@@ -246,14 +250,16 @@ def readers_inputs(wildcards):
 
 
 def readers_decisions_arg(wildcards, input):
-    return PLAN.readers_decisions_arg(input.get("decisions"))
+    return flags.readers_decisions_arg(input.get("decisions"))
 
 
 DECISION_INPUTS = PLAN.decision_tables_inputs()
 
 
 def decision_tables_args(wildcards, input):
-    return PLAN.decision_tables_args(input)
+    return flags.decision_tables_args(
+        PLAN.operating_points_runs(), PLAN.readers_runs(), input
+    )
 
 
 def cam_inputs(wildcards):
@@ -263,7 +269,8 @@ def cam_inputs(wildcards):
 
 
 def cam_args(wildcards, input):
-    return PLAN.cam_args(input.get("boxes"), input.get("chexlocalize"))
+    thresholds = config["cam"]["chexlocalize_thresholds"]
+    return flags.cam_args(config["cam"], input, "valid", thresholds)
 
 
 def cam_test_inputs(wildcards):
@@ -272,13 +279,13 @@ def cam_test_inputs(wildcards):
     )
 
 
-def cam_test_args(wildcards, input):
-    return PLAN.cam_test_args(input.chexlocalize, input.get("thresholds"))
+def cam_test_args(wildcards, input):  # valid's thresholds; no boxes (valid's truth)
+    return flags.cam_args(config["cam"], input, "test", input.get("thresholds"))
 
 
 # with cam.chexlocalize_maps, the CAM step also writes every scored map as CheXlocalize's pickles
 CAM_MAPS_OUTPUT = (
-    {"maps": directory(f"{RESULTS}/cam/{{experiment}}/seed{{seed}}/chexlocalize_maps")}
+    {"maps": directory(PATH("chexlocalize_maps"))}
     if config["cam"]["chexlocalize_maps"]
     else {}
 )

@@ -3,12 +3,7 @@
 
 rule phantom:
     output:
-        train=f"{RESULTS}/data/{DATA_FOLDER}/train.csv",
-        valid=f"{RESULTS}/data/{DATA_FOLDER}/valid.csv",
-        truth=f"{RESULTS}/data/phantom_truth.csv",
-        segmentations=f"{RESULTS}/data/gt_segmentations_val.json",
-        test_labels=phantom_test_labels(),
-        test_segmentations=phantom_test_segmentations(),
+        **PHANTOM_OUTPUTS,
     log:
         f"{LOGS}/phantom.log",
     benchmark:
@@ -37,7 +32,7 @@ rule phantom:
 
 rule phantom_readers:
     input:
-        labels=phantom_test_labels(),
+        labels=PHANTOM_OUTPUTS["test_labels"],
     output:
         PHANTOM_READERS,
     log:
@@ -88,7 +83,7 @@ rule validate:
 
 rule stamp:
     output:
-        f"{VIEW}/{{split}}.sha256.json",
+        PATH("stamp"),
     log:
         f"{LOGS}/stamp/{{split}}.log",
     localrule: True
@@ -140,9 +135,9 @@ rule cache:
         stamp=split_stamp,
         validated=split_report,
     output:
-        array=f"{RESULTS}/cache/{{split}}.npy",
-        index=f"{RESULTS}/cache/{{split}}.index.csv",
-        histograms=f"{RESULTS}/cache/{{split}}.histograms.npy",
+        array=PATH("cache", suffix=".npy"),
+        index=PATH("cache", suffix=".index.csv"),
+        histograms=PATH("cache", suffix=".histograms.npy"),
     log:
         f"{LOGS}/cache/{{split}}.log",
     benchmark:
@@ -169,9 +164,9 @@ rule manifest:
         stamp=split_stamp,
         validated=split_report,
     output:
-        manifest=f"{RESULTS}/manifests/{{views}}-{{uncertainty}}/{{split}}.csv",
-        summary=f"{RESULTS}/manifests/{{views}}-{{uncertainty}}/{{split}}.summary.json",
-        weights=f"{RESULTS}/manifests/{{views}}-{{uncertainty}}/{{split}}.weights.csv",
+        manifest=PATH("manifest", suffix=".csv"),
+        summary=PATH("manifest", suffix=".summary.json"),
+        weights=PATH("manifest", suffix=".weights.csv"),
     log:
         f"{LOGS}/manifests/{{views}}-{{uncertainty}}/{{split}}.log",
     benchmark:
@@ -195,11 +190,11 @@ rule manifest:
 
 rule stats:
     input:
-        histograms=f"{RESULTS}/cache/train.histograms.npy",
-        index=f"{RESULTS}/cache/train.index.csv",
-        manifest=f"{RESULTS}/manifests/{{views}}-{{uncertainty}}/train.csv",
+        histograms=PATH("cache", split="train", suffix=".histograms.npy"),
+        index=PATH("cache", split="train", suffix=".index.csv"),
+        manifest=PATH("manifest", split="train", suffix=".csv"),
     output:
-        f"{RESULTS}/stats/{{views}}-{{uncertainty}}.json",
+        PATH("stats"),
     log:
         f"{LOGS}/stats/{{views}}-{{uncertainty}}.log",
     benchmark:

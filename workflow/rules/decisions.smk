@@ -6,7 +6,7 @@ rule operating_points:
     input:
         unpack(operating_points_inputs),
     output:
-        csv=f"{RESULTS}/operating_points/{{experiment}}/seed{{seed}}.csv",
+        csv=PATH("operating_points"),
         decisions=PLAN.decision_outputs(),
     log:
         f"{LOGS}/operating_points/{{experiment}}/seed{{seed}}.log",
@@ -33,11 +33,11 @@ rule readers:
     input:
         unpack(readers_inputs),
     output:
-        csv=f"{TEST_RESULTS}/readers/{{experiment}}/seed{{seed}}.csv",
-        counts=f"{TEST_RESULTS}/readers/{{experiment}}/seed{{seed}}.counts.csv",
-        markdown=f"{TEST_RESULTS}/readers/{{experiment}}/seed{{seed}}.md",
+        csv=PATH("readers", suffix=".csv"),
+        counts=PATH("readers", suffix=".counts.csv"),
+        markdown=PATH("readers", suffix=".md"),
         figure=report(
-            f"{TEST_RESULTS}/readers/{{experiment}}/seed{{seed}}.png",
+            PATH("readers", suffix=".png"),
             caption="../report/readers.rst",
             category="Readers",
             labels={"experiment": "{experiment}", "seed": "{seed}"},

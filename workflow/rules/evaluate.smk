@@ -3,11 +3,11 @@
 
 rule score:
     input:
-        predictions=f"{RESULTS}/predictions/{{experiment}}/seed{{seed}}.csv",
+        predictions=PATH("predictions"),
         labels=validated(view_csv("valid")),
         stamp=csv_stamp("valid"),
     output:
-        f"{RESULTS}/scores/{{experiment}}/seed{{seed}}.csv",
+        PATH("scores"),
     log:
         f"{LOGS}/score/{{experiment}}/seed{{seed}}.log",
     conda:
@@ -32,14 +32,14 @@ rule predict_test:
     input:
         unpack(predict_test_inputs),
     output:
-        f"{TEST_RESULTS}/predictions/{{experiment}}/seed{{seed}}.csv",
+        PATH("test_predictions"),
     log:
         f"{LOGS}/predict_test/{{experiment}}/seed{{seed}}.log",
     benchmark:
         f"{BENCHMARKS}/predict_test/{{experiment}}/seed{{seed}}.tsv"
     conda:
         CONDA_ENV
-    threads: train_threads()
+    threads: TRAIN_THREADS
     resources:
         mem_mb=4000,
         runtime=60,
@@ -54,11 +54,11 @@ rule predict_test:
 
 rule score_test:
     input:
-        predictions=f"{TEST_RESULTS}/predictions/{{experiment}}/seed{{seed}}.csv",
+        predictions=PATH("test_predictions"),
         labels=validated(view_csv("test")),
         stamp=csv_stamp("test"),
     output:
-        f"{TEST_RESULTS}/scores/{{experiment}}/seed{{seed}}.csv",
+        PATH("test_scores"),
     log:
         f"{LOGS}/score_test/{{experiment}}/seed{{seed}}.log",
     conda:
@@ -130,7 +130,7 @@ rule tables:
         mem_mb=4000,
         runtime=20,
     params:
-        experiments=experiment_factor_args(),
+        experiments=EXPERIMENT_FACTOR_ARGS,
         runs=tables_run_args,
         test_runs=test_tables_args,
         epochs_runs=epochs_run_args,
@@ -159,11 +159,11 @@ rule tables:
 
 rule tables_diff:
     input:
-        history=f"{TABLES}/history.csv",
+        history=PATH("table", name="history", suffix=".csv"),
     output:
-        markdown=f"{TABLES}/diffs/v{{old}}-v{{new}}.md",
-        html=f"{TABLES}/diffs/v{{old}}-v{{new}}.html",
-        csv=f"{TABLES}/diffs/v{{old}}-v{{new}}.csv",
+        markdown=PATH("table_diff", suffix=".md"),
+        html=PATH("table_diff", suffix=".html"),
+        csv=PATH("table_diff", suffix=".csv"),
     log:
         f"{LOGS}/tables_diff/v{{old}}-v{{new}}.log",
     localrule: True
@@ -190,13 +190,13 @@ rule figures:
         epochs=run_files("epochs"),
     output:
         roc=report(
-            f"{FIGURES}/roc.png",
+            PATH("figure", name="roc"),
             caption="../report/roc.rst",
             category="Figures",
             labels={"figure": "ROC curves"},
         ),
         learning_curves=report(
-            f"{FIGURES}/learning_curves.png",
+            PATH("figure", name="learning_curves"),
             caption="../report/learning_curves.rst",
             category="Figures",
             labels={"figure": "learning curves"},
@@ -225,7 +225,7 @@ rule report:
         shown=report_targets(),
         captions=REPORT_CAPTIONS,
     output:
-        f"{RESULTS}/report.html",
+        PATH("report"),
     log:
         f"{LOGS}/report.log",
     localrule: True

@@ -21,7 +21,7 @@ rule fetch_weights:
 rule pretrain_synthetic:
     output:
         model=SYNTHETIC_WEIGHTS,
-        summary=f"{RESULTS}/pretrained/densenet121-synthetic.json",
+        summary=PATH("synthetic_summary"),
     log:
         f"{LOGS}/pretrain_synthetic.log",
     benchmark:
@@ -49,12 +49,12 @@ rule train:
     input:
         unpack(train_inputs),
     output:
-        model=f"{RESULTS}/models/{{experiment}}/seed{{seed}}/model.pt",
-        history=f"{RESULTS}/models/{{experiment}}/seed{{seed}}/history.jsonl",
-        config=f"{RESULTS}/models/{{experiment}}/seed{{seed}}/config.json",
-        throughput=f"{RESULTS}/models/{{experiment}}/seed{{seed}}/throughput.json",
-        epochs=f"{RESULTS}/models/{{experiment}}/seed{{seed}}/valid_epochs.csv",
-        predictions=f"{RESULTS}/predictions/{{experiment}}/seed{{seed}}.csv",
+        model=PATH("model"),
+        history=PATH("history"),
+        config=PATH("train_config"),
+        throughput=PATH("throughput"),
+        epochs=PATH("epochs"),
+        predictions=PATH("predictions"),
     log:
         f"{LOGS}/train/{{experiment}}/seed{{seed}}.log",
     benchmark:
@@ -62,7 +62,7 @@ rule train:
     priority: train_priority
     conda:
         CONDA_ENV
-    threads: train_threads()
+    threads: TRAIN_THREADS
     resources:
         gpu=GPUS_PER_TRAINING,
         mem_mb=train_mem_mb,
@@ -71,8 +71,8 @@ rule train:
         stage_cache=0,
     params:
         experiment_args=experiment_args,
-        train_args=train_args(),
-        state_dir=f"{RESULTS}/state/{{experiment}}/seed{{seed}}",
+        train_args=TRAIN_ARGS,
+        state_dir=PATH("state"),
         code=code_hash("train"),
     shell:
         "python -m chexpertnet train --experiment {wildcards.experiment} --seed {wildcards.seed}"
