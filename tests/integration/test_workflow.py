@@ -191,9 +191,12 @@ def test_cam_localization_from_masks_equals_that_from_boxes(tiny_run, tmp_path):
         assert abs(by_mask.loc["overall", column] - by_box.loc["overall", column]) < 0.05, column
 
 
+MODEL = "results/phantom/models/baseline/seed0/model.pt"
+
+
 def cam_command(workdir: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
     command = [
-        sys.executable, "-m", "chexpertnet", "cam", "--model", "results/phantom/models/baseline/seed0/model.pt",
+        sys.executable, "-m", "chexpertnet", "cam", "--model", MODEL,
         "--manifest", "results/phantom/manifests/both-multiclass/valid.csv",
         "--cache", "results/phantom/cache/valid.npy", "results/phantom/cache/valid.index.csv",
         "--predictions", "results/phantom/predictions/baseline/seed0.csv",
@@ -230,12 +233,21 @@ def test_chexlocalize_polygons_score_as_the_phantoms_rle_and_foreign_ids_are_ref
     (tmp_path / "gt_annotations_val.json").write_text(json.dumps(polygons))
     out = tmp_path / "out"
     done = cam_command(workdir, out, "--chexlocalize", str(tmp_path / "gt_annotations_val.json"),
-                       "--chexlocalize-table", str(out / "c.csv"), "--maps-out", str(out / "maps"))  # fmt: skip
+                       "--chexlocalize-table", str(out / "c.csv"))  # fmt: skip
     assert done.returncode == 0, done.stderr
     by_polygon = pd.read_csv(out / "c.csv").set_index("pathology")
     by_rle = pd.read_csv(results / "cam/baseline/seed0/chexlocalize.csv").set_index("pathology")
     pd.testing.assert_frame_equal(by_polygon, by_rle, check_exact=False, atol=1e-6)
-    # the maps it wrote, as CheXlocalize's pickles, scored by `chexpertnet localize`: the CAM step's table again
+    # the maps of the polygons' images as CheXlocalize's pickles, scored by `chexpertnet localize` against the RLE
+    # truth: the CAM step's table again
+    maps = [sys.executable, "-m", "chexpertnet", "chexlocalize-maps", "--model", MODEL, "--manifest",
+            "results/phantom/manifests/both-multiclass/valid.csv", "--cache", "results/phantom/cache/valid.npy",
+            "results/phantom/cache/valid.index.csv", "--predictions", "results/phantom/predictions/baseline/seed0.csv",
+            "--labels", "results/phantom/data/CheXpert-v1.0-small/valid.csv", "--chexlocalize",
+            str(tmp_path / "gt_annotations_val.json"), "--out", str(out / "maps")]  # fmt: skip
+    done = subprocess.run(maps, cwd=workdir, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(workdir / "workflow")})  # fmt: skip
+    assert done.returncode == 0, done.stderr
     assert len(list((out / "maps").glob("*_map.pkl"))) == 10 * len(polygons)
     truth_file = str(results / "data/gt_segmentations_val.json")
     localize = [sys.executable, "-m", "chexpertnet", "localize", "--maps", str(out / "maps"), "--truth", truth_file,

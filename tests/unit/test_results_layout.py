@@ -15,9 +15,11 @@ from chexpertnet.plan import layout as L
 from chexpertnet.plan import workflow as P
 from conftest import REPO
 
-SAMPLE = {"folder": "CheXpert-v1.0", "split": "valid", "suffix": ".weights.csv", "views": "frontal",
-          "uncertainty": "ones", "experiment": "dataset_norm", "seed": "12", "name": "test.comparison",
-          "stem": "sensitivity_0.9", "file": "figure1.png", "chexlocalize_split": "val", "old": "3", "new": "4"}  # fmt: skip
+SAMPLE = {
+    "folder": "CheXpert-v1.0", "split": "valid", "suffix": ".weights.csv", "views": "frontal", "uncertainty": "ones",
+    "experiment": "dataset_norm", "seed": "12", "name": "test.comparison", "stem": "sensitivity_0.9",
+    "file": "figure1.png", "chexlocalize_split": "val", "old": "3", "new": "4",
+}  # fmt: skip
 
 
 def fields_of(template: str) -> list[str]:
@@ -46,9 +48,9 @@ def test_patterns_leave_the_fields_not_given_as_wildcards():
 def test_a_table_name_with_dots_and_a_compound_suffix_are_told_apart():
     layout = L.Layout("results/phantom")
     for name, suffix in (("test.comparison", ".provenance.json"), ("baseline.epochs", ".csv"), ("claims", ".md")):
-        assert layout.match("table", layout.path("table", name=name, suffix=suffix)) == {"name": name,
-                                                                                          "suffix": suffix}
-    with pytest.raises(KeyError, match="suffix '.txt'"):
+        path = layout.path("table", name=name, suffix=suffix)
+        assert layout.match("table", path) == {"name": name, "suffix": suffix}
+    with pytest.raises(KeyError, match=r"suffix '\.txt'"):
         layout.path("table", name="claims", suffix=".txt")
 
 

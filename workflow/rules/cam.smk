@@ -1,13 +1,13 @@
 # a model -> class activation maps: Figure 1 and the localization tables (the pointing game against true boxes;
-# CheXlocalize's metrics as the benchmark computes them), and with cam.chexlocalize_maps the maps as its pickles;
-# with a test split and its CheXlocalize truth, the same on the test set with the validation set's tuned thresholds
+# CheXlocalize's metrics as the benchmark computes them); with a test split and its CheXlocalize truth, the same on
+# the test set with the validation set's tuned thresholds; with cam.chexlocalize_maps, the maps of CheXlocalize's
+# validation images as its pickles (a step of its own: switching it on runs only that step)
 
 
 rule cam:
     input:
         unpack(cam_inputs),
     output:
-        **CAM_MAPS_OUTPUT,
         figure=report(
             PATH("cam", file="figure1.png"),
             caption="../report/cam.rst",
@@ -37,14 +37,13 @@ rule cam:
         cam_args=cam_args,
         data_root=PATH("view"),
         title="Class activation maps of correctly classified validation images ({experiment}, seed {seed})",
-        maps_out=cam_maps_arg,
         code=code_hash("cam"),
     shell:
         "python -m chexpertnet cam --model {input.model} --manifest {input.manifest}"
         " --cache {input.cache} {input.index} --predictions {input.predictions} --labels {input.labels}"
         " --data-root {params.data_root} {params.cam_args} --threads {threads} --title {params.title:q}"
         " --figure {output.figure} --table {output.table} --chexlocalize-table {output.chexlocalize} --markdown {output.markdown} --html {output.html}"
-        " {params.maps_out} 2> {log}"
+        " 2> {log}"
 
 
 rule cam_test:
@@ -87,3 +86,28 @@ rule cam_test:
         " --data-root {params.data_root} {params.cam_args} --threads {threads} --title {params.title:q}"
         " --figure {output.figure} --table {output.table} --chexlocalize-table {output.chexlocalize} --markdown {output.markdown} --html {output.html}"
         " 2> {log}"
+
+
+rule chexlocalize_maps:
+    input:
+        unpack(chexlocalize_maps_inputs),
+    output:
+        maps=directory(PATH("chexlocalize_maps")),
+    log:
+        f"{LOGS}/chexlocalize_maps/{{experiment}}/seed{{seed}}.log",
+    benchmark:
+        f"{BENCHMARKS}/chexlocalize_maps/{{experiment}}/seed{{seed}}.tsv"
+    conda:
+        CONDA_ENV
+    threads: config["train"]["threads"]
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        saliency=config["cam"]["saliency"],
+        code=code_hash("chexlocalize_maps"),
+    shell:
+        "python -m chexpertnet chexlocalize-maps --model {input.model} --manifest {input.manifest}"
+        " --cache {input.cache} {input.index} --predictions {input.predictions} --labels {input.labels}"
+        " --chexlocalize {input.chexlocalize} --chexlocalize-split valid --saliency {params.saliency}"
+        " --threads {threads} --out {output.maps} 2> {log}"

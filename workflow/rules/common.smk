@@ -283,16 +283,9 @@ def cam_test_args(wildcards, input):  # valid's thresholds; no boxes (valid's tr
     return flags.cam_args(config["cam"], input, "test", input.get("thresholds"))
 
 
-# with cam.chexlocalize_maps, the CAM step also writes every scored map as CheXlocalize's pickles
-CAM_MAPS_OUTPUT = (
-    {"maps": directory(PATH("chexlocalize_maps"))}
-    if config["cam"]["chexlocalize_maps"]
-    else {}
-)
-
-
-def cam_maps_arg(wildcards, output):
-    return f"--maps-out {output.maps}" if "maps" in output.keys() else ""
+def chexlocalize_maps_inputs(wildcards):
+    inputs = PLAN.chexlocalize_maps_inputs(wildcards.experiment, wildcards.seed)
+    return with_validated(inputs, "labels")
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -93,6 +93,10 @@ def cross_problems(config: dict) -> list[str]:
         out.append(f"`dataset.folder` is {folder!r}, but the phantom is a drop-in for {DATASET_DIR} (its images are "
                    f"that release's size, its CSVs' paths begin with {DATASET_DIR}/): leave dataset.folder out, or "
                    "use it with `dataset.source: chexpert`")  # fmt: skip
+    cam = config["cam"]
+    if cam["chexlocalize_maps"] and config["dataset"]["source"] != "phantom" and not cam.get("chexlocalize"):
+        out.append("`cam.chexlocalize_maps` is on but `cam.chexlocalize` is not set: the maps are of the images of "
+                   "CheXlocalize's validation truth; set cam.chexlocalize to gt_segmentations_val.json")  # fmt: skip
     experiments = sorted(config["experiments"])
     baseline = config["evaluation"]["baseline"]
     if baseline not in config["experiments"]:

@@ -82,7 +82,8 @@ def test_tables_args(runs: Sequence[tuple[str, int]], test_labels: str | None, t
     return f"--test-labels {shlex.quote(test_labels)} {run_flags('--test-run', runs, test_predictions)}"
 
 
-def operating_points_args(rules: Sequence[str], readers: Sequence[str], inputs: Mapping, decisions: Sequence[str]) -> str:
+def operating_points_args(rules: Sequence[str], readers: Sequence[str], inputs: Mapping,
+                          decisions: Sequence[str]) -> str:  # fmt: skip
     """`chexpertnet operating-points` flags beyond the validation files: the rules, the test set where the inputs
     hold one, the readers where a rule needs them, the folder of the test decisions."""
     args = " ".join(f"--rule {shlex.quote(r)}" for r in rules)
@@ -102,8 +103,8 @@ def readers_decisions_arg(decisions: str | None) -> str:
 def decision_tables_args(operating_points_runs: Sequence[tuple[str, int]], readers_runs: Sequence[tuple[str, int]],
                          inputs) -> str:  # fmt: skip
     """`--operating-points EXPERIMENT SEED FILE` and `--readers-run EXPERIMENT SEED FILE COUNTS` per run."""
-    args = quote_all("--operating-points", *((n, s, f) for (n, s), f in
-                                              zip(operating_points_runs, inputs.operating_points, strict=True)))  # fmt: skip
+    points = zip(operating_points_runs, inputs.operating_points, strict=True)
+    args = quote_all("--operating-points", *((n, s, f) for (n, s), f in points))
     readers = quote_all("--readers-run", *((n, s, f, c) for (n, s), f, c in
                                            zip(readers_runs, inputs.readers, inputs.counts, strict=True)))  # fmt: skip
     return f"{args} {readers}".strip()

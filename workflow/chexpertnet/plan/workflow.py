@@ -500,6 +500,16 @@ class Plan:
             inputs["chexlocalize"] = self.chexlocalize_truth("valid")
         return inputs
 
+    def chexlocalize_maps_runs(self) -> list[tuple[str, int]]:
+        """The CAM runs whose maps of CheXlocalize's validation images are written as its pickles
+        (cam.chexlocalize_maps)."""
+        return self.cam_runs() if self.config["cam"]["chexlocalize_maps"] and self.chexlocalize_truth("valid") else []
+
+    def chexlocalize_maps_inputs(self, name: str, seed: int | str) -> dict[str, str | list]:
+        """The maps' job: the cam job's model, images, predictions, labels and CheXlocalize truth (not the boxes)."""
+        inputs = self._cam_inputs(name, seed, "valid", self.run_file("predictions", name, seed))
+        return inputs | {"chexlocalize": self.chexlocalize_truth("valid")}
+
     # -----------------------------------------------------------------------------------------------------------
     # Targets
     def report_targets(self) -> list[str]:
@@ -531,6 +541,7 @@ class Plan:
             targets += self.cam_files(name, seed)
         for name, seed in self.cam_test_runs():
             targets += self.cam_test_files(name, seed)
+        targets += [self.run_file("chexlocalize_maps", n, s) for n, s in self.chexlocalize_maps_runs()]
         targets += self.test_run_files("predictions") + self.test_run_files("scores")
         for name, seed in self.operating_points_runs():
             targets.append(self.operating_points_file(name, seed))
