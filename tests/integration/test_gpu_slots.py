@@ -21,22 +21,30 @@ PROBE = Path(__file__).with_name("gpu_probe.py")
 JOBS = 8
 
 
-def fake_nvidia_smi(folder: Path, gpus: int) -> Path:
+DRIVER_DOWN = "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver."
+
+
+def fake_nvidia_smi(folder: Path, gpus: int | None) -> Path:
+    """A folder with a stub nvidia-smi that lists ``gpus`` fake GPUs, or (None) fails as it does without a driver."""
     bin_dir = folder / "bin"
     bin_dir.mkdir(parents=True)
-    lines = "\\n".join(f"GPU {i}: NVIDIA Fake {i} (UUID: GPU-0000000{i})" for i in range(gpus))
+    lines = "\\n".join(f"GPU {i}: NVIDIA Fake {i} (UUID: GPU-0000000{i})" for i in range(gpus or 0))
     script = bin_dir / "nvidia-smi"
-    script.write_text(f'#!/bin/sh\n[ "$1" = "-L" ] && printf "{lines}\\n"\n')
+    body = f'echo "{DRIVER_DOWN}" >&2; exit 1' if gpus is None else f'[ "$1" = "-L" ] && printf "{lines}\\n"'
+    script.write_text(f"#!/bin/sh\n{body}\n")
     script.chmod(0o755)
     return bin_dir
 
 
-def run_jobs(tmp_path: Path, gpus: int, per_gpu: int, resources: int) -> list[dict]:
+def run_jobs(tmp_path: Path, gpus: int | None, per_gpu: int, resources: int, at_once: int | None = None) -> list[dict]:
+    """Snakemake runs JOBS probes with ``--resources gpu=<resources>``; each holds its slot until ``at_once`` of them
+    (default: ``resources``) hold one at the same time."""
     snakefile = tmp_path / "Snakefile"
+    at_once = resources if at_once is None else at_once
     snakefile.write_text(
         f"rule all:\n    input: expand('done/{{i}}', i=range({JOBS}))\n\n"
         f"rule probe:\n    output: 'done/{{i}}'\n    resources: gpu=1\n"
-        f"    shell: '{sys.executable} {PROBE} records {JOBS} {resources} {{wildcards.i}} && touch {{output}}'\n"
+        f"    shell: '{sys.executable} {PROBE} records {JOBS} {at_once} {{wildcards.i}} && touch {{output}}'\n"
     )
     env = {**os.environ, "PATH": f"{fake_nvidia_smi(tmp_path, gpus)}:{os.environ['PATH']}",
            "PYTHONPATH": str(REPO / "workflow"), gpuslots.JOBS_PER_GPU_ENV: str(per_gpu)}  # fmt: skip
@@ -69,6 +77,76 @@ def test_two_gpus_two_jobs_each(tmp_path):
     assert sorted({j["gpu"] for j in jobs}) == ["0", "1"]
     assert [most_at_once(jobs, gpu) for gpu in "01"] == [2, 2]  # at most (and, four at once, exactly) two per GPU
     assert {j["slot"] for j in jobs} == {0, 1}
+
+
+def test_a_failing_nvidia_smi_runs_the_gpu_jobs_one_at_a_time_under_snakemake(tmp_path):
+    jobs = run_jobs(tmp_path, gpus=None, per_gpu=2, resources=4, at_once=1)
+    assert len(jobs) == JOBS and {j["gpu"] for j in jobs} == {"0"} and {j["slot"] for j in jobs} == {0}
+    assert most_at_once(jobs, "0") == 1  # four allowed by Snakemake, two per GPU asked for: still one at a time
+
+
+CLAIMER = ("import json, os, sys; from chexpertnet.train.gpuslots import claim_for_job; "
+           "claim_for_job('cuda', log=lambda r: print(json.dumps(r), file=sys.stderr, flush=True)); "
+           "print(os.environ['CUDA_VISIBLE_DEVICES'], flush=True); sys.stdin.read()")  # fmt: skip
+
+
+def claimer(env: dict) -> subprocess.Popen:
+    """A job that claims a slot as the training does, prints its CUDA_VISIBLE_DEVICES and holds it until its stdin
+    closes; its log records go to stderr."""
+    return subprocess.Popen([sys.executable, "-c", CLAIMER], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+
+
+def next_record(proc: subprocess.Popen) -> dict:
+    line = proc.stderr.readline()
+    assert line.startswith("{"), line + proc.stderr.read()
+    return json.loads(line)
+
+
+@pytest.mark.parametrize("smi", ["failing", "missing"])
+def test_without_a_list_of_the_gpus_jobs_take_gpu_0_one_at_a_time_and_say_why(tmp_path, smi):
+    bin_dir = fake_nvidia_smi(tmp_path, None) if smi == "failing" else tmp_path / "empty-bin"
+    bin_dir.mkdir(exist_ok=True)
+    folder = tmp_path / "slots"
+    env = {**os.environ, "PATH": str(bin_dir), "PYTHONPATH": str(REPO / "workflow"),
+           gpuslots.SLOTS_DIR_ENV: str(folder), gpuslots.JOBS_PER_GPU_ENV: "2"}  # fmt: skip
+    env.pop("CUDA_VISIBLE_DEVICES", None)
+    env.pop("SLURM_JOB_ID", None)
+    first = claimer(env)
+    second = None
+    try:
+        warning = next_record(first)
+        cause = {"failing": f"nvidia-smi -L failed (exit status 1: {DRIVER_DOWN})",
+                 "missing": "nvidia-smi is not on the PATH"}[smi]  # fmt: skip
+        assert warning["event"] == "gpu_warning" and warning["cause"].startswith(cause), warning
+        assert "one job at a time on GPU 0" in warning["fallback"]
+        assert "set CUDA_VISIBLE_DEVICES" in warning["fix"] and "nvidia-smi -L" in warning["fix"]
+        by = "gpu slots, one job at a time (the GPUs are not known)"
+        assert next_record(first) == {"event": "gpu", "gpu": "0", "slot": 0, "gpus": 1, "jobs_per_gpu": 1,
+                                      "lock": str(folder / "gpu-0.slot0.lock"), "assigned_by": by}  # fmt: skip
+        assert first.stdout.readline().strip() == "0"  # CUDA_VISIBLE_DEVICES set: it sees GPU 0 only
+        second = claimer(env)
+        assert next_record(second)["event"] == "gpu_warning"
+        assert next_record(second)["event"] == "gpu_wait"  # GPU 0's one slot is held: it waits, GPU-less
+        assert (folder / "gpu-0.slot0.lock").read_text() == f"{first.pid}\n"
+        assert sorted(p.name for p in folder.iterdir()) == ["gpu-0.slot0.lock"]  # no second slot to take
+        first.stdin.close()
+        assert first.wait(timeout=60) == 0
+        assert second.stdout.readline().strip() == "0"  # only now, once the first has ended
+        assert next_record(second)["gpu"] == "0"
+    finally:
+        for proc in (first, second):
+            if proc is not None:
+                proc.kill()
+                proc.wait()
+
+
+def test_the_cpu_never_asks_for_a_gpu_list():
+    def fails(cmd, **kwargs):
+        raise AssertionError("nvidia-smi was run for a CPU job")
+
+    environ = {}
+    assert gpuslots.claim_for_job("cpu", environ, run=fails) is None and environ == {}
 
 
 def test_a_killed_jobs_slot_is_free_again(tmp_path):
@@ -108,6 +186,20 @@ def test_the_pool_is_cuda_visible_devices_else_nvidia_smi(tmp_path):
         raise FileNotFoundError("nvidia-smi")
 
     assert gpuslots.visible_gpus({}, run=missing) == []
+    with pytest.raises(gpuslots.NoGpuList, match="nvidia-smi is not on the PATH"):
+        gpuslots.listed_gpus(run=missing)
+
+    def failing(cmd, **kwargs):
+        return subprocess.CompletedProcess(cmd, 9, "", "NVIDIA-SMI has failed\n")
+
+    with pytest.raises(gpuslots.NoGpuList, match=r"nvidia-smi -L failed \(exit status 9: NVIDIA-SMI has failed\)"):
+        gpuslots.listed_gpus(run=failing)
+
+    def none(cmd, **kwargs):
+        return subprocess.CompletedProcess(cmd, 0, "No devices found.\n", "")
+
+    with pytest.raises(gpuslots.NoGpuList, match=r"listed no GPU \(No devices found.\)"):
+        gpuslots.listed_gpus(run=none)
     assert gpuslots.slot_order(["0", "1"], 2) == [("0", 0), ("1", 0), ("0", 1), ("1", 1)]
     with pytest.raises(ValueError, match="CHEXPERTNET_JOBS_PER_GPU='0'"):
         gpuslots.jobs_per_gpu({"CHEXPERTNET_JOBS_PER_GPU": "0"})

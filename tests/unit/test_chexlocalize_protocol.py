@@ -275,3 +275,99 @@ def test_unsafe_or_broken_pickles_are_refused_naming_the_file(tmp_path, capsys):
     bad.write_bytes(b"not a pickle")
     with pytest.raises(L.LocalizeError, match=r"Edema_map\.pkl: cannot be read"):
         read_map(bad)
+
+
+# --- what is not scored is named; what cannot be scored is refused ---------------------------------------------------
+def localize(tmp_path: Path, folder: Path, truth_file: Path, *extra: str) -> int:
+    return main(["localize", "--maps", str(folder), "--truth", str(truth_file), "--out", str(tmp_path / "out.csv"),
+                 "--markdown", str(tmp_path / "out.md"), "--resamples", "100", *extra])  # fmt: skip
+
+
+def summary(err: str) -> dict:
+    return json.loads(next(line for line in reversed(err.splitlines()) if line.startswith('{"maps"')))
+
+
+def test_maps_of_images_not_in_the_truth_are_an_error_naming_them_unless_allowed(tmp_path, capsys):
+    folder, _, gt, maps = build(tmp_path, n=12)
+    dropped = sorted(gt)[:2]  # the truth of two images is missing: their 20 maps cannot be scored
+    partial = tmp_path / "gt_partial.json"
+    partial.write_text(json.dumps({k: v for k, v in gt.items() if k not in dropped}))
+    assert localize(tmp_path, folder, partial) == 2
+    err = capsys.readouterr().err
+    assert f"chexpertnet localize: error: {folder}: 20 of its 120 maps are of images not in {partial}, so they " \
+           f"would not be scored: {dropped[0]}_Airspace Opacity_map.pkl (its image {dropped[0]} is not in the " \
+           f"ground truth), " in err  # fmt: skip
+    assert err.count("_map.pkl (its image") == 10 and "and 10 more. Give the ground truth of the maps' split, " \
+           "or --allow-unmatched" in err  # fmt: skip
+    assert not (tmp_path / "out.csv").exists() and not (tmp_path / "out.md").exists()
+
+    assert localize(tmp_path, folder, partial, "--allow-unmatched") == 0
+    err = capsys.readouterr().err
+    left_out = [json.loads(line) for line in err.splitlines() if line.startswith('{"event": "not_scored"')]
+    expected = sorted(str(folder / f"{i}_{t}_map.pkl") for i in dropped for t in TASKS)
+    assert sorted(r["file"] for r in left_out) == expected
+    assert {r["reason"] for r in left_out} == {f"its image {i} is not in the ground truth" for i in dropped}
+    done = summary(err)
+    assert (done["maps"], done["scored"], done["not_scored"]) == (120, 100, 20)
+    assert sorted(done["not_scored_files"]) == expected
+    assert "20 of the 120 maps given were not scored: their images are not in the ground truth" in \
+           (tmp_path / "out.md").read_text()  # fmt: skip
+    kept = {k: v for k, v in maps.items() if k[0] not in dropped}
+    rows, _, _ = L.evaluate(((i, t, m) for (i, t), m in sorted(kept.items())), json.loads(partial.read_text()),
+                            replicates=100)  # fmt: skip
+    table = pd.read_csv(tmp_path / "out.csv").set_index("pathology")
+    assert [table.loc[r["pathology"], "miou_otsu"] for r in rows] == pytest.approx([r["miou_otsu"] for r in rows],
+                                                                                   abs=1e-4)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [(np.full((9, 11), np.nan), "its map has no finite value (all 99 values are NaN or infinite)"),
+     (np.where(np.eye(9, 11) > 0, np.inf, 0.5), "9 of its map's 99 values are NaN or infinite")],
+    ids=["all-nan", "some-infinite"],
+)  # fmt: skip
+def test_a_map_with_values_that_are_not_numbers_is_refused_naming_the_file(tmp_path, capsys, values, message):
+    folder, truth_file, _, _ = build(tmp_path, n=3)
+    image = "patient64542_study1_view1_frontal"
+    bad = write_map(folder, image, "Edema", values, 0.5, 1, np.zeros((16, 16), np.uint8), (FULL[1], FULL[0]))
+    assert localize(tmp_path, folder, truth_file) == 2
+    assert f"chexpertnet localize: error: {bad}: {message}; it cannot be scored" in capsys.readouterr().err
+    assert not (tmp_path / "out.csv").exists() and not (tmp_path / "out.md").exists()
+    with pytest.raises(L.LocalizeError, match=rf"{image}, Edema: the map holds NaN or infinite values"):
+        L.evaluate([(image, "Edema", values)], json.loads(truth_file.read_text()), replicates=10)
+
+
+def test_two_maps_of_one_image_and_pathology_are_an_error_naming_both(tmp_path, capsys):
+    folder, truth_file, _, _ = build(tmp_path, n=3)
+    name = "patient64541_study1_view1_frontal_Edema_map.pkl"
+    (folder / "again").mkdir()
+    (folder / "again" / name).write_bytes((folder / name).read_bytes())
+    assert localize(tmp_path, folder, truth_file) == 2
+    err = capsys.readouterr().err
+    assert f"{folder / name} and {folder / 'again' / name}: two maps of patient64541_study1_view1_frontal, Edema" in err
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_an_interval_over_fewer_than_10_images_has_both_bounds_empty_as_the_markdowns_na(tmp_path):
+    from chexpertnet.localize.localization import CHEXLOCALIZE_INTERVALS, MIN_IMAGES, chexlocalize_table
+
+    folder, truth_file, _, _ = build(tmp_path, n=6)  # every count below 10
+    assert localize(tmp_path, folder, truth_file) == 0
+    table = pd.read_csv(tmp_path / "out.csv")
+    assert len(table) == 10
+    for name, images in CHEXLOCALIZE_INTERVALS:
+        assert (table[images] < MIN_IMAGES).all()
+        assert table[f"{name}_low"].isna().all() and table[f"{name}_high"].isna().all(), name
+        assert table[name].notna().any()  # the point estimates stay
+    assert "n/a: 4 images" in (tmp_path / "out.md").read_text()
+    # eval.py's replicates give a bound alone where resamples hold no image that counts: never written so
+    row = {"pathology": "Edema", "observation": "Edema", "images": 40, "positive_images": 12, "miou_images": 12,
+           "miou_otsu": 0.3, "miou_otsu_low": 0.3, "miou_otsu_high": np.nan, "threshold_tuned": 0.5,
+           "miou_tuned": 0.4, "miou_tuned_low": 0.2, "miou_tuned_high": 0.6, "hit_rate": 0.5, "hit_rate_low": 0.25,
+           "hit_rate_high": 0.75}  # fmt: skip
+    written = chexlocalize_table([row, {**row, "pathology": "Cardiomegaly", "positive_images": 9}]).set_index(
+        "pathology")  # fmt: skip
+    assert written.loc["Edema", ["miou_otsu_low", "miou_otsu_high"]].isna().all()  # one bound: neither
+    assert written.loc["Edema", ["miou_tuned_low", "miou_tuned_high", "hit_rate_low"]].tolist() == [0.2, 0.6, 0.25]
+    assert written.loc["Cardiomegaly", ["hit_rate_low", "hit_rate_high"]].isna().all()  # 9 images: neither
+    assert written.loc["Cardiomegaly", "miou_tuned_low"] == 0.2

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pickle
 import shutil
 import signal
 import subprocess
@@ -118,21 +119,126 @@ def test_a_state_of_another_job_is_removed_and_training_starts_at_step_0(tmp_pat
     assert same_weights(fresh["model"].state_dict(), result["model"].state_dict())
 
 
-@pytest.mark.parametrize("content", ["unreadable", "no-fingerprint"])
-def test_an_unreadable_or_unfingerprinted_state_is_removed(tmp_path, content):
+@pytest.fixture(scope="module")
+def killed_state(tmp_path_factory) -> bytes:
+    """The bytes of a resume state written at step 3 by a run killed at step 4 (tiny_config())."""
+    state = tmp_path_factory.mktemp("killed")
+    run_tiny(state, tiny_config(), stop_after_steps=4)
+    return (state / "resume.pt").read_bytes()
+
+
+def injected(error: BaseException, monkeypatch, target=(torch, "load")) -> None:
+    """The next call of ``target`` (torch.load: reading the state) raises ``error``."""
+    original = getattr(*target)
+
+    def fail(*args, **kwargs):
+        monkeypatch.setattr(*target, original)
+        raise error
+
+    monkeypatch.setattr(*target, fail)
+
+
+def with_flipped_byte(data: bytes) -> bytes:
+    flipped = bytearray(data)
+    flipped[len(data) // 2] ^= 0x01  # inside a tensor's bytes: torch.load itself reads it without complaint
+    return bytes(flipped)
+
+
+CORRUPT = {  # name: (the file's bytes from the killed state's, an error torch.load raises, the reason logged)
+    "garbage": (lambda b: b"not a checkpoint", None, "no resume state header"),
+    "empty": (lambda b: b"", None, "it is empty"),
+    "truncated": (lambda b: b[: len(b) // 2], None, "does not match its header (cut short or damaged)"),
+    "header-cut": (lambda b: b[:40], None, "header line is cut short"),
+    "flipped-byte": (with_flipped_byte, None, "does not match its header"),
+    "older-version": (None, None, "no resume state header"),  # torch.save alone, as versions before the digest
+    "unpickling-error": (lambda b: b, pickle.UnpicklingError("invalid load key, 'x'."), "cannot be unpickled: "
+                         "UnpicklingError: invalid load key"),
+    "eof": (lambda b: b, EOFError("Ran out of input"), "cannot be unpickled: EOFError: Ran out of input"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(CORRUPT))
+def test_a_corrupt_state_is_set_aside_as_bad_and_training_starts_at_step_0(tmp_path, killed_state, monkeypatch, case):
+    content, error, reason = CORRUPT[case]
     state = tmp_path / "state"
     state.mkdir()
-    if content == "unreadable":
-        (state / "resume.pt").write_bytes(b"not a checkpoint")
-    else:  # what versions before the fingerprint wrote: the last epoch's state, no fingerprint
+    if content is None:
         done = run_tiny(tmp_path / "old", tiny_config())
         torch.save({"state_dict": done["model"].state_dict(), "epoch": 2, "batch": 0, "step": 6}, state / "resume.pt")
+    else:
+        (state / "resume.pt").write_bytes(content(killed_state))
+    before = (state / "resume.pt").read_bytes()
+    if error is not None:
+        injected(error, monkeypatch)
     records = []
     result = train(tiny_config(), tiny_split(12, 0), tiny_split(8, 1), WEIGHTS, state, log=records.append)
-    reasons = [r["reason"] for r in records if r["event"] == "resume_discarded"]
-    expected = "unreadable" if content == "unreadable" else "fingerprint (the state has none) changed"
-    assert len(reasons) == 1 and expected in reasons[0], records
+    [aside] = [r for r in records if r["event"] == "resume_set_aside"]
+    assert aside["file"] == str(state / "resume.pt") and aside["moved_to"] == str(state / "resume.pt.bad")
+    assert reason in aside["reason"] and "training starts at step 0" in aside["reason"], aside
+    assert (state / "resume.pt.bad").read_bytes() == before  # kept, byte for byte, for a person to look at
+    assert not [r for r in records if r["event"] in ("resumed", "resume_discarded")]
     assert result["throughput"]["start_step"] == 0 and result["throughput"]["images"] == 6 * 4
+    fresh = run_tiny(tmp_path / "fresh", tiny_config())
+    assert same_weights(fresh["model"].state_dict(), result["model"].state_dict())
+
+
+@pytest.mark.parametrize(
+    ("error", "target"),
+    [
+        (torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 MiB"), (torch, "load")),
+        (RuntimeError("CUDA error: out of memory"), (torch, "load")),
+        (MemoryError(), (torch, "load")),
+        (OSError(5, "Input/output error"), (torch, "load")),
+        (KeyboardInterrupt(), (torch, "load")),
+        # the copy onto the device, after the state was read onto the CPU
+        (torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 MiB"), (CheXpertNet, "load_state_dict")),
+    ],
+    ids=["cuda-oom", "cuda-error", "host-memory", "io-error", "interrupt", "oom-copying-to-device"],
+)
+def test_any_other_error_reading_the_state_propagates_and_keeps_it_for_the_next_try(tmp_path, killed_state,
+                                                                                     monkeypatch, error, target):
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "resume.pt").write_bytes(killed_state)
+    injected(error, monkeypatch, target)
+    records = []
+    with pytest.raises(type(error)) as raised:
+        train(tiny_config(), tiny_split(12, 0), tiny_split(8, 1), WEIGHTS, state, log=records.append)
+    assert raised.value is error
+    assert (state / "resume.pt").read_bytes() == killed_state, "the state was changed"
+    assert sorted(p.name for p in state.iterdir()) == ["resume.pt"], "nothing set aside, nothing else written"
+    assert not [r for r in records if r["event"] in ("resume_set_aside", "resume_discarded", "resumed")]
+    # the next try (the error gone) resumes from it and ends as an uninterrupted run
+    records = []
+    resumed = train(tiny_config(), tiny_split(12, 0), tiny_split(8, 1), WEIGHTS, state, log=records.append)
+    assert [r["step"] for r in records if r["event"] == "resumed"] == [3]
+    full = run_tiny(tmp_path / "full", tiny_config())
+    assert same_weights(full["model"].state_dict(), resumed["model"].state_dict())
+
+
+def test_the_state_is_read_onto_the_cpu(tmp_path, killed_state, monkeypatch):
+    from chexpertnet.train import resume
+
+    (tmp_path / "resume.pt").write_bytes(killed_state)
+    seen = []
+    original = torch.load
+    monkeypatch.setattr(torch, "load", lambda *a, **kw: seen.append(kw) or original(*a, **kw))
+    saved = resume.ResumeState(tmp_path, settings_fingerprint(tiny_config()), lambda r: None).load()
+    assert saved["step"] == 3 and [(kw["map_location"], kw["weights_only"]) for kw in seen] == [("cpu", True)]
+
+
+def test_clearing_a_finished_jobs_state_keeps_a_state_set_aside(tmp_path):
+    from chexpertnet.train.resume import clear_state
+
+    done, aside = tmp_path / "state/e/seed0", tmp_path / "state/e/seed1"
+    for folder in (done, aside):
+        folder.mkdir(parents=True)
+        (folder / "resume.pt").write_bytes(b"x")
+    (aside / "resume.pt.bad").write_bytes(b"y")
+    clear_state(done)
+    assert not done.exists()
+    clear_state(aside)
+    assert sorted(p.name for p in aside.iterdir()) == ["resume.pt.bad"]
 
 
 def test_nan_loss_stops_naming_experiment_and_step(tmp_path):

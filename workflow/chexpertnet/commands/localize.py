@@ -1,11 +1,17 @@
 """chexpertnet localize: score a folder of CheXlocalize map pickles (ours, or any other model's) against a CheXlocalize
-ground-truth file, as the benchmark scores them."""
+ground-truth file, as the benchmark scores them.
+
+Every map given is scored, or the command says which are not and why: maps of images that are not in the ground
+truth are an error naming them (exit status 2, nothing written) unless ``--allow-unmatched``, which scores the others
+and names each one left out in the log (and counts them in the Markdown); a map with a NaN or infinite value, or two
+files of one image and pathology, are an error naming the files."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from pathlib import Path
 
 ORDER = 135  # position in `chexpertnet --help`
 HELP = (
@@ -23,6 +29,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--split", default="valid", choices=("valid", "test"), help="which split the maps are of (text)")
     p.add_argument("--resamples", type=int, default=1000, help="bootstrap replicates over images (CheXlocalize: 1000)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (CheXlocalize: 0)")
+    p.add_argument("--allow-unmatched", action="store_true", help="score the maps of the ground truth's images and "
+                   "leave out the others (each named in the log); default: maps of images not in --truth are an error")
     p.add_argument("--out", required=True, help="CSV: one row per pathology")
     p.add_argument("--markdown", help="Markdown: the same table with its legend")
 
@@ -32,12 +40,12 @@ def run(args: argparse.Namespace) -> None:
 
     from chexpertnet.fileio import write_csv, write_text
     from chexpertnet.localize import chexlocalize as L
-    from chexpertnet.localize.chexlocalize_maps import iter_maps, read_map
+    from chexpertnet.localize.chexlocalize_maps import iter_maps, match_truth, read_map
     from chexpertnet.localize.localization import (
-        CHEXLOCALIZE_COLUMNS,
         CHEXLOCALIZE_TITLE,
         chexlocalize_cells,
-        chexlocalize_legend,  # fmt: skip
+        chexlocalize_legend,
+        chexlocalize_table,  # fmt: skip
     )
     from chexpertnet.markup import markdown
 
@@ -50,28 +58,46 @@ def run(args: argparse.Namespace) -> None:
     found = list(iter_maps(args.maps))
     if not found:
         raise L.LocalizeError(f"{args.maps}: no *_map.pkl file (CheXlocalize's <image id>_<pathology>_map.pkl)")
-    if not {image_id for image_id, _, _ in found} & set(truth):
+    matched, unmatched = match_truth(found, truth)
+    if not matched:
         raise L.LocalizeError(f"{args.maps}: none of its {len(found)} maps is of an image in {args.truth}; check "
                               f"that the maps and the ground truth are of the same split")  # fmt: skip
+    if unmatched and not args.allow_unmatched:
+        raise L.LocalizeError(f"{args.maps}: {len(unmatched)} of its {len(found)} maps are of images not in "
+                              f"{args.truth}, so they would not be scored: {named(unmatched)}. Give the ground truth "
+                              f"of the maps' split, or --allow-unmatched to score the others and list these in the "
+                              f"log")  # fmt: skip
+    for item in unmatched:
+        print(json.dumps({"event": "not_scored", **item}), file=sys.stderr)
     given = None
     if args.thresholds:
         given = L.thresholds_from_table(pd.read_csv(args.thresholds), args.thresholds)
 
     def maps():
-        for image_id, pathology, path in found:
-            if image_id in truth:
-                item = read_map(path)
-                full = L.truth_size(truth[image_id], image_id)
-                if tuple(item["cxr_dims"]) != (full[1], full[0]):
-                    raise L.LocalizeError(f"{path}: cxr_dims {item['cxr_dims']} (width, height) is not the size of "
-                                          f"its ground truth ({full[1]}, {full[0]})")  # fmt: skip
-                yield image_id, pathology, item["map"]
+        for image_id, pathology, path in matched:
+            item = read_map(path)
+            full = L.truth_size(truth[image_id], image_id)
+            if tuple(item["cxr_dims"]) != (full[1], full[0]):
+                raise L.LocalizeError(f"{path}: cxr_dims {item['cxr_dims']} (width, height) is not the size of "
+                                      f"its ground truth ({full[1]}, {full[0]})")  # fmt: skip
+            yield image_id, pathology, item["map"]
 
     rows, used, records = L.evaluate(maps(), truth, given, args.resamples, args.seed)
-    table = pd.DataFrame(rows, columns=CHEXLOCALIZE_COLUMNS)
+    table = chexlocalize_table(rows)
     write_csv(args.out, table, float_format="%.4f")
     if args.markdown:
         legend = chexlocalize_legend("the maps given,", given is None, args.split)
+        left_out = (f" {len(unmatched)} of the {len(found)} maps given were not scored: their images are not in the "
+                    "ground truth (--allow-unmatched; each is named in the log)." if unmatched else "")  # fmt: skip
         write_text(args.markdown, f"# {CHEXLOCALIZE_TITLE}\n\n" + markdown(chexlocalize_cells(table)) + "\n" + legend
-                   + "\n")  # fmt: skip
-    print(json.dumps({"maps": len(found), "scored": len(records), "thresholds": used}), file=sys.stderr)
+                   + left_out + "\n")  # fmt: skip
+    print(json.dumps({"maps": len(found), "scored": len(records), "not_scored": len(unmatched),
+                      "not_scored_files": [item["file"] for item in unmatched], "thresholds": used}),
+          file=sys.stderr)  # fmt: skip
+
+
+def named(items: list[dict], limit: int = 10) -> str:
+    """The first ``limit`` files (their names) and why, and how many more."""
+    shown = [f"{Path(item['file']).name} ({item['reason']})" for item in items[:limit]]
+    more = f" and {len(items) - limit} more" if len(items) > limit else ""
+    return ", ".join(shown) + more

@@ -56,6 +56,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out-epochs", help="CSV: every validation image's P(positive) at each epoch's end (column epoch)")
     p.add_argument("--out-predictions", help="CSV: the final model's P(positive) for every validation image, as "
                    "`chexpertnet predict` writes them (the same numbers)")  # fmt: skip
+    p.add_argument("--dataset", metavar="NAME", help="the dataset's name (config dataset.name), recorded in model.pt")
+    p.add_argument("--dataset-source", choices=("chexpert", "phantom"),
+                   help="recorded in model.pt: `chexpertnet predict` warns when a phantom-trained model is used")
 
 
 def load_split(manifest_file: str, cache: list[str]):
@@ -110,6 +113,13 @@ def staged_caches(caches: dict[str, list[str]], scratch: str | None) -> tuple[di
     return staged, folders
 
 
+def dataset_record(args: argparse.Namespace) -> dict:
+    """{"dataset": {"name", "source"}} for model.pt when the flags say it, else nothing."""
+    if args.dataset is None and args.dataset_source is None:
+        return {}
+    return {"dataset": {"name": args.dataset, "source": args.dataset_source}}
+
+
 def run(args: argparse.Namespace) -> None:
     from chexpertnet.train.compilecache import use_compile_cache
 
@@ -124,9 +134,10 @@ def run(args: argparse.Namespace) -> None:
     from chexpertnet.train.checkpoint import save_checkpoint
     from chexpertnet.train.fingerprint import training_fingerprint
     from chexpertnet.train.gpuslots import claim_for_job
-    from chexpertnet.train.loop import TrainConfig, clear_state, train
+    from chexpertnet.train.loop import TrainConfig, train
     from chexpertnet.train.model import IMAGENET_MEAN, IMAGENET_STD
     from chexpertnet.train.numerics import numeric_path
+    from chexpertnet.train.resume import clear_state
     from chexpertnet.train.weights import load_pretrained_state
 
     # before anything touches CUDA: on a machine with several GPUs, this job's own GPU (train/gpuslots.py)
@@ -197,6 +208,6 @@ def run(args: argparse.Namespace) -> None:
         write_csv(args.out_predictions, final, float_format="%.8f")
     save_checkpoint(Path(args.out_model), result["model"].cpu(), result["optimizer"], config, result["epoch"],
                     result["step"], normalization=args.normalization, fingerprint=fingerprint,
-                    image_size=int(train_split.array.shape[1]))  # fmt: skip
+                    image_size=int(train_split.array.shape[1]), **dataset_record(args))  # fmt: skip
     clear_state(state_dir)  # every output is in place: this job is done and is never resumed
     print(json.dumps({"done": True, **result["throughput"], "gpu": gpu}), file=sys.stderr)

@@ -286,8 +286,9 @@ def evaluate(maps, truth: Mapping, thresholds: Mapping[str, float] | None = None
     ``maps``: (image id, pathology, (h, w) map) for any images and pathologies; ``truth``: the parsed
     ``gt_segmentations_*.json`` or ``gt_annotations_*.json``; ``thresholds``: per pathology, tuned elsewhere (the
     validation set's, to score a test set), or None to tune them here. Returns (per-pathology rows, the thresholds
-    used, per-map records). A map of an image not in the truth is not scored (as the benchmark skips it); an image
-    of the truth without a map counts as an empty prediction (NaN IoU), as in eval.py."""
+    used, per-map records). A map of an image not in the truth is not scored (as the benchmark skips it; callers name
+    such maps); one with a NaN or infinite value is an error; an image of the truth without a map counts as an empty
+    prediction (NaN IoU), as in eval.py."""
     given = dict(thresholds or {})
     unknown = sorted(set(given) - set(PATHOLOGIES))
     if unknown:
@@ -297,6 +298,8 @@ def evaluate(maps, truth: Mapping, thresholds: Mapping[str, float] | None = None
     for image, pathology, saliency_map in maps:
         if image not in truth:
             continue
+        if not np.isfinite(saliency_map).all():  # scored, NaN would count as a miss and an empty segmentation
+            raise LocalizeError(f"{image}, {pathology}: the map holds NaN or infinite values; it cannot be scored")
         mask = truth_mask(truth[image], pathology, image)
         if mask.any():
             scored = score_map(saliency_map, mask, grid)

@@ -5,7 +5,8 @@ a dict of ``map`` (torch tensor 1 x 1 x h x w), ``prob`` (the model's P(positive
 files unchanged (they unpickle them, as its ``CPU_Unpickler`` does).
 
 Reading is safe: a restricted unpickler admits only what such a file holds (torch tensors, NumPy arrays, plain
-types) and refuses any other object with an error naming the file.
+types) and refuses any other object with an error naming the file; so is a map with a value that is not a number
+(NaN or infinite), which would be scored as a miss or an empty segmentation.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import io
 import os
 import pickle
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -111,12 +112,43 @@ def read_map(path: str | os.PathLike) -> dict:
     saliency = saliency.detach().float().numpy() if isinstance(saliency, torch.Tensor) else np.asarray(saliency)
     if saliency.ndim < 2 or any(d != 1 for d in saliency.shape[:-2]):
         raise LocalizeError(f"{path}: 'map' has shape {saliency.shape}; expected 1 x 1 x h x w")
+    problem = nonfinite(saliency)
+    if problem:
+        raise LocalizeError(f"{path}: {problem}; it cannot be scored (write the model's map, with numbers only)")
     dims = item["cxr_dims"]
     try:
         width, height = (int(v) for v in dims)
     except (TypeError, ValueError):
         raise LocalizeError(f"{path}: 'cxr_dims' is {dims!r}; expected (width, height)") from None
     return {**item, "map": saliency.reshape(saliency.shape[-2:]).astype(np.float32), "cxr_dims": (width, height)}
+
+
+def nonfinite(saliency: np.ndarray) -> str:
+    """What is wrong with a map that holds NaN or infinite values ('' for one that does not)."""
+    finite = np.isfinite(saliency)
+    if finite.all():
+        return ""
+    if not finite.any():
+        return f"its map has no finite value (all {finite.size} values are NaN or infinite)"
+    return f"{finite.size - int(finite.sum())} of its map's {finite.size} values are NaN or infinite"
+
+
+def match_truth(found: Iterable[tuple[str, str, Path]], truth_ids: Iterable[str]) -> tuple[list, list[dict]]:
+    """The maps of :func:`iter_maps` split into those of an image of the ground truth (scored) and the others, each
+    ``{"file", "reason"}`` (not scored). Two files of one image and pathology are an error naming both."""
+    ids = set(truth_ids)
+    seen: dict[tuple[str, str], Path] = {}
+    scored, others = [], []
+    for image_id, pathology, path in found:
+        if (image_id, pathology) in seen:
+            raise LocalizeError(f"{path} and {seen[image_id, pathology]}: two maps of {image_id}, {pathology}; keep "
+                                f"one (the folder is searched recursively)")  # fmt: skip
+        seen[image_id, pathology] = path
+        if image_id in ids:
+            scored.append((image_id, pathology, path))
+        else:
+            others.append({"file": str(path), "reason": f"its image {image_id} is not in the ground truth"})
+    return scored, others
 
 
 def iter_maps(folder: str | os.PathLike) -> Iterator[tuple[str, str, Path]]:

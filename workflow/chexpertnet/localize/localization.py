@@ -50,6 +50,23 @@ def interval(value: float, low: float, high: float, images: int, sign: str = "")
     return f"{value:{sign}.3f} [{low:{sign}.3f}, {high:{sign}.3f}]"
 
 
+#: CheXlocalize's metrics, each with the count of images its interval is over (as chexlocalize_cells shows them).
+CHEXLOCALIZE_INTERVALS = (("miou_otsu", "miou_images"), ("miou_tuned", "miou_images"), ("hit_rate", "positive_images"))
+
+
+def chexlocalize_table(rows: Sequence[dict]) -> pd.DataFrame:
+    """CheXlocalize's per-pathology rows (chexlocalize.evaluate) as the table written to chexlocalize.csv: an
+    interval over fewer than MIN_IMAGES images, or with one bound undefined (eval.py's replicates are NaN where a
+    resample holds no image that counts, and sort last), has both bounds empty, as the Markdown's n/a; a bound is
+    never given alone."""
+    table = pd.DataFrame(list(rows), columns=CHEXLOCALIZE_COLUMNS)
+    for name, images in CHEXLOCALIZE_INTERVALS:
+        bounds = [f"{name}_low", f"{name}_high"]
+        undefined = (pd.to_numeric(table[images]) < MIN_IMAGES) | table[bounds].isna().any(axis=1)
+        table[bounds] = table[bounds].astype(float).mask(undefined, np.nan)
+    return table
+
+
 def chexlocalize_cells(table: pd.DataFrame) -> pd.DataFrame:
     """The CheXlocalize table as strings: each metric with its 95% CI, and the images each is over."""
 

@@ -4,10 +4,10 @@ Data come from the uint8 image cache. Every random draw is a function of (seed, 
 from a checkpoint continues exactly as an uninterrupted one. The model that goes to the tables is the last epoch's:
 validation is only logged (learning curves), never used to select a checkpoint.
 
-Resume state (``state_dir/resume.pt``) carries the fingerprint of the job that wrote it (code, settings, the content
-of every input: chexpertnet.train.fingerprint); it is used only by a job with the same fingerprint, removed
-otherwise, and removed once the job's outputs are written (``clear_state``), so a finished training is never
-"resumed".
+Resume state (``state_dir/resume.pt``, chexpertnet.train.resume) carries the fingerprint of the job that wrote it
+(code, settings, the content of every input: chexpertnet.train.fingerprint) and a digest of its bytes; it is used only
+by a job with the same fingerprint, removed otherwise, set aside as ``resume.pt.bad`` when corrupt, and removed once
+the job's outputs are written (``clear_state``), so a finished training is never "resumed".
 
 Fault injection for tests: with the environment variable CHEXPERTNET_PAUSE_AT_STEP=K the training, right after
 writing its checkpoint at step K, writes ``state_dir/paused-at-step<K>`` and waits until it is killed. A test kills
@@ -33,8 +33,7 @@ import torch
 from tqdm import tqdm
 
 from chexpertnet.train.augment import center_crop, crop_flip_gather, crop_flip_numpy, draw_crops
-from chexpertnet.train.checkpoint import save_checkpoint
-from chexpertnet.train.fingerprint import changed_components, training_fingerprint
+from chexpertnet.train.fingerprint import training_fingerprint
 from chexpertnet.train.loss import binary_cross_entropy, positive_probability, weighted_cross_entropy
 from chexpertnet.train.model import IMAGENET_MEAN, IMAGENET_STD, CheXpertNet, load_backbone
 from chexpertnet.train.numerics import (
@@ -45,12 +44,10 @@ from chexpertnet.train.numerics import (
     use_bf16,
     use_channels_last,
 )
-from chexpertnet.train.safeload import load_weights
+from chexpertnet.train.resume import PAUSED_PREFIX, ResumeState, training_state
 
-RESUME_FILE = "resume.pt"
 WARMUP_STEPS = 10  # throughput.json also reports the rate after this process's first steps (autotuning, compiling)
 PAUSE_ENV = "CHEXPERTNET_PAUSE_AT_STEP"
-PAUSED_PREFIX = "paused-at-step"
 
 
 class TrainingDiverged(RuntimeError):
@@ -341,28 +338,6 @@ def settings_fingerprint(config: TrainConfig) -> dict:
     return training_fingerprint(config.settings(), environment)
 
 
-def _discard_state(resume_file: Path, reason: str, log: Callable[[dict], None]) -> None:
-    log({"event": "resume_discarded", "file": str(resume_file), "reason": reason})
-    resume_file.unlink()
-
-
-def clear_state(state_dir: Path) -> None:
-    """Remove a finished job's resume state and its folder if nothing else is in it; in the workflow's layout
-    (``state/<experiment>/seed<N>``) also the experiment's and the ``state`` folder once they are empty, so a
-    finished run leaves no empty folders (another job's resume state keeps them)."""
-    state_dir = Path(state_dir)
-    for file in [state_dir / RESUME_FILE, *state_dir.glob(f"{PAUSED_PREFIX}*")]:
-        file.unlink(missing_ok=True)
-    folders = [state_dir]
-    if state_dir.parent.parent.name == "state":
-        folders += [state_dir.parent, state_dir.parent.parent]
-    for folder in folders:
-        try:
-            folder.rmdir()  # only when empty
-        except OSError:
-            return
-
-
 def _pause_for_test(state_dir: Path, step: int, log: Callable[[dict], None]) -> None:
     """CHEXPERTNET_PAUSE_AT_STEP: mark the folder and wait to be killed (see the module's docstring)."""
     log({"event": "paused", "step": step, "variable": PAUSE_ENV})
@@ -385,9 +360,10 @@ def train(
     """Train; return {"model", "optimizer", "history", "throughput", "epoch", "step"}.
 
     ``state_dir/resume.pt`` is written every ``checkpoint_every`` steps and at each epoch's end, with ``fingerprint``
-    (by default ``settings_fingerprint(config)``); if it exists with the same fingerprint, training resumes from it,
-    otherwise it is removed and training starts from step 0. ``stop_after_steps`` (tests) stops early after that
-    many optimizer steps, as a kill would, without writing final outputs.
+    (by default ``settings_fingerprint(config)``); if it exists with the same fingerprint, training resumes from it;
+    another job's state is removed, a corrupt one set aside as ``resume.pt.bad``, and training starts from step 0;
+    any other error reading it propagates, the state kept (chexpertnet.train.resume). ``stop_after_steps`` (tests)
+    stops early after that many optimizer steps, as a kill would, without writing final outputs.
     """
     device = configure_torch(config)
     # bf16 only where the hardware has it natively (GPUs from compute capability 8.0, CPUs with AVX-512 bf16 or AMX)
@@ -408,33 +384,25 @@ def train(
     optimizer = torch.optim.Adam(trained, lr=config.lr, betas=tuple(config.betas), fused=device.type == "cuda")
 
     fingerprint = settings_fingerprint(config) if fingerprint is None else fingerprint
-    resume_file = Path(state_dir) / RESUME_FILE
+    state = ResumeState(Path(state_dir), fingerprint, log)
     epoch, batch, step, history = 0, 0, 0, [{"event": "start", "epoch": 0, "step": 0}]
     epoch_probabilities: list[np.ndarray] = []  # the validation set's P(positive) at each epoch's end
     running = 0.0  # sum of the training losses since the last log record
-    if resume_file.exists():
-        try:
-            saved = load_weights(resume_file, device)
-        except Exception as exc:  # unreadable (another torch version, a damaged disk): never worth a crash
-            _discard_state(resume_file, f"unreadable: {type(exc).__name__}: {exc}", log)
-        else:
-            changed = changed_components(saved.get("fingerprint"), fingerprint)
-            if changed:
-                _discard_state(resume_file, f"made by another job: {', '.join(changed)} changed", log)
-            else:
-                model.load_state_dict(saved["state_dict"])
-                optimizer.load_state_dict(saved["optimizer"])
-                epoch, batch, step, history = saved["epoch"], saved["batch"], saved["step"], saved["history"]
-                epoch_probabilities = [p.cpu().numpy() for p in saved.get("epoch_probabilities", [])]
-                running = saved["running_loss"]
-                log({"event": "resumed", "file": str(resume_file), "epoch": epoch, "batch": batch, "step": step})
+    saved = state.load()  # on the CPU; the model and the optimizer copy it to the device
+    if saved is not None:
+        model.load_state_dict(saved["state_dict"])
+        optimizer.load_state_dict(saved["optimizer"])
+        epoch, batch, step, history = saved["epoch"], saved["batch"], saved["step"], saved["history"]
+        epoch_probabilities = [p.numpy() for p in saved.get("epoch_probabilities", [])]
+        running = saved["running_loss"]
+        log({"event": "resumed", "file": str(state.file), "epoch": epoch, "batch": batch, "step": step})
     start_step = step
     pause_at = int(os.environ.get(PAUSE_ENV) or -1)
 
     def checkpoint(next_epoch: int, next_batch: int) -> None:
-        save_checkpoint(resume_file, model, optimizer, config, next_epoch, step, batch=next_batch, history=history,
-                        running_loss=float(running), fingerprint=fingerprint,
-                        epoch_probabilities=[torch.from_numpy(p) for p in epoch_probabilities])  # fmt: skip
+        state.save(training_state(model, optimizer, config, next_epoch, step, batch=next_batch, history=history,
+                                  running_loss=float(running), fingerprint=fingerprint,
+                                  epoch_probabilities=[torch.from_numpy(p) for p in epoch_probabilities]))  # fmt: skip
         if step == pause_at:
             _pause_for_test(state_dir, step, log)
 
