@@ -46,7 +46,8 @@ rule cam:
         " 2> {log}"
 
 
-rule cam_test:
+# the test set's CAMs: the validation CAMs' rule on the test images, with valid's tuned thresholds
+use rule cam as cam_test with:
     input:
         unpack(cam_test_inputs),
     output:
@@ -69,23 +70,11 @@ rule cam_test:
         f"{LOGS}/cam_test/{{experiment}}/seed{{seed}}.log",
     benchmark:
         f"{BENCHMARKS}/cam_test/{{experiment}}/seed{{seed}}.tsv"
-    conda:
-        CONDA_ENV
-    threads: config["train"]["threads"]
-    resources:
-        mem_mb=4000,
-        runtime=30,
     params:
         cam_args=cam_test_args,
         data_root=PATH("view"),
         title="Class activation maps of correctly classified test images ({experiment}, seed {seed})",
         code=code_hash("cam"),
-    shell:
-        "python -m chexpertnet cam --model {input.model} --manifest {input.manifest}"
-        " --cache {input.cache} {input.index} --predictions {input.predictions} --labels {input.labels}"
-        " --data-root {params.data_root} {params.cam_args} --threads {threads} --title {params.title:q}"
-        " --figure {output.figure} --table {output.table} --chexlocalize-table {output.chexlocalize} --markdown {output.markdown} --html {output.html}"
-        " 2> {log}"
 
 
 rule chexlocalize_maps:

@@ -52,7 +52,8 @@ rule predict_test:
         " --cache {input.cache} {input.index} --device {params.device} --threads {threads} --out {output} 2> {log}"
 
 
-rule score_test:
+# the test set's scores: the validation scores' rule on the test predictions and labels
+use rule score as score_test with:
     input:
         predictions=PATH("test_predictions"),
         labels=validated(view_csv("test")),
@@ -61,22 +62,6 @@ rule score_test:
         PATH("test_scores"),
     log:
         f"{LOGS}/score_test/{{experiment}}/seed{{seed}}.log",
-    conda:
-        CONDA_ENV
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=10,
-    params:
-        aggregate=config["evaluation"]["aggregate"],
-        resamples=config["evaluation"]["resamples"],
-        seed=config["evaluation"]["seed"],
-        min_positives=config["evaluation"]["min_positives"],
-        code=code_hash("score"),
-    shell:
-        "python -m chexpertnet score --predictions {input.predictions} --labels {input.labels}"
-        " --aggregate {params.aggregate} --resamples {params.resamples} --seed {params.seed}"
-        " --min-positives {params.min_positives} --out {output} 2> {log}"
 
 
 rule tables:
