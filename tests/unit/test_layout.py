@@ -19,13 +19,16 @@ STAGES = ("data", "train", "evaluate", "localize")
 RANK = {"shared": 0, "data": 1, "train": 2, "evaluate": 3, "localize": 3, "phantom": 4, "plan": 5, "commands": 5,
         "cli": 6, "__main__": 7, "__init__": 0}  # fmt: skip
 EXPECTED = {
-    "data": {"chexpert", "dataroot", "dataview", "manifest", "cache", "stats", "testset", "simulated_readers"},
+    "data": {"chexpert", "dataroot", "dataview", "manifest", "cache", "stats", "testset", "simulated_readers",
+             "images"},
     "train": {"model", "loss", "augment", "loop", "checkpoint", "fingerprint", "numerics", "pretrain", "synthetic",
-              "weights", "predict", "safeload", "gpuslots", "compilecache"},
+              "weights", "predict", "safeload", "gpuslots", "compilecache", "cuda_advice", "throughput", "faults",
+              "resume"},
     "evaluate": {"auc", "delong", "metrics", "scoring", "predictions", "tables", "claims", "epochs", "figures",
                  "versions", "versions_report", "provenance", "binary", "roc", "studies", "readers", "readers_text",
                  "operating_points", "operating_points_text"},
-    "localize": {"cam", "cam_figure", "localization", "chexlocalize", "chexlocalize_ids", "chexlocalize_maps"},
+    "localize": {"cam", "cam_figure", "localization", "chexlocalize", "chexlocalize_ids", "chexlocalize_maps",
+                 "chexlocalize_images", "model_maps"},
 }  # fmt: skip
 
 

@@ -132,6 +132,7 @@ def run(args: argparse.Namespace) -> None:
     from chexpertnet.codehash import code_hash
     from chexpertnet.fileio import write_csv, write_json, write_text
     from chexpertnet.train.checkpoint import save_checkpoint
+    from chexpertnet.train.faults import pause_hook
     from chexpertnet.train.fingerprint import training_fingerprint
     from chexpertnet.train.gpuslots import claim_for_job
     from chexpertnet.train.loop import TrainConfig, train
@@ -184,7 +185,9 @@ def run(args: argparse.Namespace) -> None:
         for folder in staged:
             shutil.rmtree(folder, ignore_errors=True)
     state_dir = Path(args.state_dir)
-    result = train(config, train_split, valid_split, weights, state_dir, pretrained_state, fingerprint=fingerprint)
+    hook = pause_hook(state_dir, lambda record: print(json.dumps(record), file=sys.stderr))  # tests only
+    result = train(config, train_split, valid_split, weights, state_dir, pretrained_state, fingerprint=fingerprint,
+                   checkpoint_hook=hook)  # fmt: skip
     resolved = {
         **dataclasses.asdict(config),
         "normalization": args.normalization,

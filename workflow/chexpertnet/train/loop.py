@@ -9,9 +9,8 @@ Resume state (``state_dir/resume.pt``, chexpertnet.train.resume) carries the fin
 by a job with the same fingerprint, removed otherwise, set aside as ``resume.pt.bad`` when corrupt, and removed once
 the job's outputs are written (``clear_state``), so a finished training is never "resumed".
 
-Fault injection for tests: with the environment variable CHEXPERTNET_PAUSE_AT_STEP=K the training, right after
-writing its checkpoint at step K, writes ``state_dir/paused-at-step<K>`` and waits until it is killed. A test kills
-it there, at a known step, instead of racing a running job.
+Its throughput is measured by chexpertnet.train.throughput; ``checkpoint_hook`` is called after each checkpoint (the
+tests' fault injection, chexpertnet.train.faults, pauses there).
 """
 
 from __future__ import annotations
@@ -23,7 +22,6 @@ import os
 import queue
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,10 +42,8 @@ from chexpertnet.train.numerics import (
     use_bf16,
     use_channels_last,
 )
-from chexpertnet.train.resume import PAUSED_PREFIX, ResumeState, training_state
-
-WARMUP_STEPS = 10  # throughput.json also reports the rate after this process's first steps (autotuning, compiling)
-PAUSE_ENV = "CHEXPERTNET_PAUSE_AT_STEP"
+from chexpertnet.train.resume import Progress, ResumeState, training_state
+from chexpertnet.train.throughput import ThroughputMeter
 
 
 class TrainingDiverged(RuntimeError):
@@ -104,38 +100,11 @@ def autocast_context(config: TrainConfig) -> contextlib.AbstractContextManager:
     return autocast_for(torch.device(config.device).type, config.fast)
 
 
-#: The oldest Linux NVIDIA driver of each CUDA release (NVIDIA's CUDA toolkit release notes, table 3).
-CUDA_MIN_DRIVER = {"13.0": "580.65.06", "12.9": "575.51.03", "12.8": "570.26", "12.6": "560.28.03",
-                   "12.4": "550.54.14", "12.1": "530.30.02", "11.8": "520.61.05"}  # fmt: skip
-OLDER_WHEELS = (("12.6", "cu126"), ("11.8", "cu118"))
-
-
-def cuda_unavailable_message(built_for: str | None = None, devices: str | None = None) -> str:
-    """Why `train.device: cuda` cannot run, and what to do: the CUDA release this torch was built for, the driver it
-    needs, and the commands that install a build for an older driver (or the CPU)."""
-    built_for = torch.version.cuda if built_for is None else built_for
-    devices = os.environ.get("CUDA_VISIBLE_DEVICES") if devices is None else devices
-    if not built_for:
-        return (f"train.device is 'cuda' but torch {torch.__version__} is a CPU-only build. Install a CUDA build "
-                f"(pip install torch=={torch.__version__.split('+')[0]} --index-url "
-                "https://download.pytorch.org/whl/cu126) or set train.device: cpu")  # fmt: skip
-    need = CUDA_MIN_DRIVER.get(built_for, "the one its release notes name")
-    hidden = f" CUDA_VISIBLE_DEVICES is {devices!r}: no device is visible to this job." if devices == "" else ""
-    version = torch.__version__.split("+")[0]
-    older = "; ".join(f"CUDA {cuda} (driver >= {CUDA_MIN_DRIVER[cuda]}): pip install torch=={version} "
-                      f"torchvision --index-url https://download.pytorch.org/whl/{tag}"
-                      for cuda, tag in OLDER_WHEELS if cuda != built_for)  # fmt: skip
-    return (
-        f"train.device is 'cuda' but CUDA is not available.{hidden} torch {torch.__version__} is built for CUDA "
-        f"{built_for}, which needs an NVIDIA driver >= {need} (`nvidia-smi` shows the driver and the GPUs). With an "
-        f"older driver, install the build for it, keeping the pinned versions: {older}. Without a GPU, set "
-        "train.device: cpu."
-    )
-
-
 def configure_torch(config: TrainConfig) -> torch.device:
     device = torch.device(config.device)
     if device.type == "cuda" and not torch.cuda.is_available():
+        from chexpertnet.train.cuda_advice import cuda_unavailable_message
+
         raise RuntimeError(cuda_unavailable_message())
     torch.set_num_threads(max(1, config.threads))
     if config.deterministic:
@@ -315,22 +284,6 @@ def evaluate(model: CheXpertNet, split: Split, config: TrainConfig, device: torc
     return {"valid_loss": loss, "probabilities": torch.cat(probabilities).numpy()}
 
 
-def warm_rates(warm: tuple[int, float, float] | None, images: int, step_s: float, wait_s: float) -> dict:
-    """images/s and data-wait fraction after the first WARMUP_STEPS steps of this process (cuDNN autotuning and
-    compilation happen there): the steady rate a long run sees. Host-side time; on a GPU the step's kernels overlap
-    the next step's launch, and every log record and checkpoint synchronizes, so over many steps it is the GPU's."""
-    if warm is None or images == warm[0]:
-        return {"warmup_steps": WARMUP_STEPS, "warmup_seconds": None, "images_per_s_after_warmup": None,
-                "data_wait_fraction_after_warmup": None}  # fmt: skip
-    seconds = (step_s - warm[1]) + (wait_s - warm[2])
-    return {
-        "warmup_steps": WARMUP_STEPS,
-        "warmup_seconds": round(warm[1] + warm[2], 3),
-        "images_per_s_after_warmup": (images - warm[0]) / seconds if seconds > 0 else None,
-        "data_wait_fraction_after_warmup": (wait_s - warm[2]) / seconds if seconds > 0 else None,
-    }
-
-
 def settings_fingerprint(config: TrainConfig) -> dict:
     """The fingerprint of an in-process training whose inputs are given as arrays (tests, benchmarks): its settings
     and numeric path. `chexpertnet train` adds the code and the content of every input file."""
@@ -338,36 +291,10 @@ def settings_fingerprint(config: TrainConfig) -> dict:
     return training_fingerprint(config.settings(), environment)
 
 
-def _pause_for_test(state_dir: Path, step: int, log: Callable[[dict], None]) -> None:
-    """CHEXPERTNET_PAUSE_AT_STEP: mark the folder and wait to be killed (see the module's docstring)."""
-    log({"event": "paused", "step": step, "variable": PAUSE_ENV})
-    (Path(state_dir) / f"{PAUSED_PREFIX}{step}").touch()
-    while True:
-        time.sleep(3600)
-
-
-def train(
-    config: TrainConfig,
-    train_split: Split,
-    valid_split: Split,
-    weights: np.ndarray,
-    state_dir: Path,
-    pretrained_state: dict | None = None,
-    log: Callable[[dict], None] = lambda record: print(json.dumps(record), file=sys.stderr),
-    stop_after_steps: int | None = None,
-    fingerprint: dict | None = None,
-) -> dict:
-    """Train; return {"model", "optimizer", "history", "throughput", "epoch", "step"}.
-
-    ``state_dir/resume.pt`` is written every ``checkpoint_every`` steps and at each epoch's end, with ``fingerprint``
-    (by default ``settings_fingerprint(config)``); if it exists with the same fingerprint, training resumes from it;
-    another job's state is removed, a corrupt one set aside as ``resume.pt.bad``, and training starts from step 0;
-    any other error reading it propagates, the state kept (chexpertnet.train.resume). ``stop_after_steps`` (tests)
-    stops early after that many optimizer steps, as a kill would, without writing final outputs.
-    """
-    device = configure_torch(config)
-    # bf16 only where the hardware has it natively (GPUs from compute capability 8.0, CPUs with AVX-512 bf16 or AMX)
-    log({"event": "numerics", "device": str(device), "numeric_path": numeric_path(device.type, config.fast)})
+def prepare(config: TrainConfig, pretrained_state: dict | None, weights: np.ndarray, device: torch.device,
+            log: Callable[[dict], None]) -> tuple[CheXpertNet, torch.optim.Optimizer, Callable, bool]:  # fmt: skip
+    """The model on its device in its memory layout and training mode, its optimizer, the (compiled) training step,
+    and whether that step runs as CUDA graphs."""
     seed_everything(config.seed)
     model = build_model(config, pretrained_state)
     if use_channels_last(device.type, config.fast):
@@ -382,106 +309,124 @@ def train(
     # fused Adam on GPUs: one kernel for every parameter instead of several per tensor (measured 1.10x per step at
     # batch 16 on an H200, docs/benchmarks.md); the CPU keeps the reference implementation
     optimizer = torch.optim.Adam(trained, lr=config.lr, betas=tuple(config.betas), fused=device.type == "cuda")
+    return model, optimizer, step_loss, graphs
 
+
+def resume(state: ResumeState, model: CheXpertNet, optimizer: torch.optim.Optimizer,
+           log: Callable[[dict], None]) -> Progress:  # fmt: skip
+    """The saved progress of this job, loaded into the model and the optimizer; a fresh start if there is none."""
+    saved = state.load()  # on the CPU; the model and the optimizer copy it to the device
+    if saved is None:
+        return Progress()
+    model.load_state_dict(saved["state_dict"])
+    optimizer.load_state_dict(saved["optimizer"])
+    progress = Progress.from_state(saved)
+    log({"event": "resumed", "file": str(state.file), "epoch": progress.epoch, "batch": progress.batch,
+         "step": progress.step})  # fmt: skip
+    return progress
+
+
+def train(
+    config: TrainConfig,
+    train_split: Split,
+    valid_split: Split,
+    weights: np.ndarray,
+    state_dir: Path,
+    pretrained_state: dict | None = None,
+    log: Callable[[dict], None] = lambda record: print(json.dumps(record), file=sys.stderr),
+    stop_after_steps: int | None = None,
+    fingerprint: dict | None = None,
+    checkpoint_hook: Callable[[int], None] | None = None,
+) -> dict:
+    """Train; return {"model", "optimizer", "history", "throughput", "epoch", "step", "epoch_probabilities"}.
+
+    ``state_dir/resume.pt`` is written every ``checkpoint_every`` steps and at each epoch's end, with ``fingerprint``
+    (by default ``settings_fingerprint(config)``); if it exists with the same fingerprint, training resumes from it;
+    another job's state is removed, a corrupt one set aside as ``resume.pt.bad``, and training starts from step 0;
+    any other error reading it propagates, the state kept (chexpertnet.train.resume). ``checkpoint_hook(step)`` runs
+    after each checkpoint is written. ``stop_after_steps`` (tests, benchmarks) stops early after that many optimizer
+    steps, as a kill would, without writing final outputs.
+    """
+    device = configure_torch(config)
+    # bf16 only where the hardware has it natively (GPUs from compute capability 8.0, CPUs with AVX-512 bf16 or AMX)
+    log({"event": "numerics", "device": str(device), "numeric_path": numeric_path(device.type, config.fast)})
+    model, optimizer, step_loss, graphs = prepare(config, pretrained_state, weights, device, log)
     fingerprint = settings_fingerprint(config) if fingerprint is None else fingerprint
     state = ResumeState(Path(state_dir), fingerprint, log)
-    epoch, batch, step, history = 0, 0, 0, [{"event": "start", "epoch": 0, "step": 0}]
-    epoch_probabilities: list[np.ndarray] = []  # the validation set's P(positive) at each epoch's end
-    running = 0.0  # sum of the training losses since the last log record
-    saved = state.load()  # on the CPU; the model and the optimizer copy it to the device
-    if saved is not None:
-        model.load_state_dict(saved["state_dict"])
-        optimizer.load_state_dict(saved["optimizer"])
-        epoch, batch, step, history = saved["epoch"], saved["batch"], saved["step"], saved["history"]
-        epoch_probabilities = [p.numpy() for p in saved.get("epoch_probabilities", [])]
-        running = saved["running_loss"]
-        log({"event": "resumed", "file": str(state.file), "epoch": epoch, "batch": batch, "step": step})
-    start_step = step
-    pause_at = int(os.environ.get(PAUSE_ENV) or -1)
+    at = resume(state, model, optimizer, log)
+    start_step = at.step
 
-    def checkpoint(next_epoch: int, next_batch: int) -> None:
-        state.save(training_state(model, optimizer, config, next_epoch, step, batch=next_batch, history=history,
-                                  running_loss=float(running), fingerprint=fingerprint,
-                                  epoch_probabilities=[torch.from_numpy(p) for p in epoch_probabilities]))  # fmt: skip
-        if step == pause_at:
-            _pause_for_test(state_dir, step, log)
+    def checkpoint() -> None:
+        state.save(training_state(model, optimizer, config, at.epoch, at.step, fingerprint=fingerprint,
+                                  **at.state_fields()))  # fmt: skip
+        if checkpoint_hook is not None:
+            checkpoint_hook(at.step)
 
     epoch_steps = steps_per_epoch(len(train_split), config.batch_size)
     watch = LossWatch(config, epoch_steps, device)
-    images_seen, step_seconds, wait_seconds = 0, 0.0, 0.0
-    warm: tuple[int, float, float] | None = None  # (images, step s, wait s) after WARMUP_STEPS of this process
-    progress = tqdm(total=epoch_steps * config.epochs, initial=epoch * epoch_steps + batch, file=sys.stderr,
+    meter = ThroughputMeter(device)
+    progress = tqdm(total=epoch_steps * config.epochs, initial=at.epoch * epoch_steps + at.batch, file=sys.stderr,
                     desc=f"train {config.experiment} seed {config.seed}", mininterval=10, unit="step")  # fmt: skip
-    steps_this_run = 0
     with progress:
-        while epoch < config.epochs:
-            tick = time.perf_counter()
-            for b, (images, crops, targets, mask) in prefetch(train_batches(train_split, config, epoch, batch)):
-                got_batch = time.perf_counter()
-                images = images.to(device, non_blocking=True)
-                if crops is not None:
-                    crops = tuple(c.to(device, non_blocking=True) for c in crops)
-                targets, mask = targets.to(device, non_blocking=True), mask.to(device, non_blocking=True)
-                if graphs:  # a new iteration: the previous step's graph outputs may be overwritten
-                    torch.compiler.cudagraph_mark_step_begin()
-                loss = step_loss(images, crops, targets, mask)
+        while at.epoch < config.epochs:
+            meter.start()
+            for b, (images, crops, targets, mask) in prefetch(train_batches(train_split, config, at.epoch, at.batch)):
+                meter.batch_ready()
+                loss = run_step(step_loss, optimizer, device, graphs, images, crops, targets, mask)
                 # no host sync per step: the first non-finite loss is remembered on the device and checked (one
                 # sync) before every log record, checkpoint and evaluation, so nothing is written after it
-                watch.observe(loss, step + 1)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                step += 1
-                steps_this_run += 1
-                batch = b + 1
-                running = running + loss.detach()
-                done = time.perf_counter()
-                wait_seconds += got_batch - tick
-                step_seconds += done - got_batch
-                images_seen += len(targets)
+                watch.observe(loss, at.step + 1)
+                at.step, at.batch = at.step + 1, b + 1
+                at.running = at.running + loss.detach()
+                meter.stepped(len(targets))
                 progress.update(1)
-                if steps_this_run == WARMUP_STEPS:
-                    if device.type == "cuda":  # once: the warm-up's queued kernels belong to the warm-up
-                        torch.cuda.synchronize(device)
-                    warm = (images_seen, step_seconds + time.perf_counter() - done, wait_seconds)
-                if step % config.log_every == 0:
+                if at.step % config.log_every == 0:
                     watch.check()
-                    record = {"event": "train", "epoch": epoch + 1, "step": step,
-                              "loss": float(running) / config.log_every}  # fmt: skip
-                    history.append(record)
+                    record = {"event": "train", "epoch": at.epoch + 1, "step": at.step,
+                              "loss": float(at.running) / config.log_every}  # fmt: skip
+                    at.history.append(record)
                     log(record)
-                    running = 0.0
-                if step % config.checkpoint_every == 0 and batch < epoch_steps:
+                    at.running = 0.0
+                if at.step % config.checkpoint_every == 0 and at.batch < epoch_steps:
                     watch.check()
-                    checkpoint(epoch, batch)
-                if stop_after_steps is not None and steps_this_run >= stop_after_steps:
-                    return {"stopped": True, "step": step}
-                # the syncs above (log records, checkpoints, the warm-up mark) wait for the GPU's queued steps: step
-                # time, not data wait
-                tick = time.perf_counter()
-                step_seconds += tick - done
+                    checkpoint()
+                if stop_after_steps is not None and meter.steps >= stop_after_steps:
+                    return {"stopped": True, "step": at.step}
+                meter.resume()
             watch.check()
-            step_seconds += time.perf_counter() - tick  # the epoch's last queued steps
+            meter.epoch_end()
             metrics = evaluate(model, valid_split, config, device)
-            epoch_probabilities.append(metrics.pop("probabilities"))
-            epoch, batch = epoch + 1, 0
-            record = {"event": "epoch", "epoch": epoch, "step": step, **metrics}
-            history.append(record)
+            at.epoch_probabilities.append(metrics.pop("probabilities"))
+            at.epoch, at.batch = at.epoch + 1, 0
+            record = {"event": "epoch", "epoch": at.epoch, "step": at.step, **metrics}
+            at.history.append(record)
             log(record)
-            checkpoint(epoch, 0)
-    total = step_seconds + wait_seconds
+            checkpoint()
     throughput = {
         "start_step": start_step,  # 0 unless this process resumed a killed run of the same job
-        "steps": step - start_step,
-        "images": images_seen,
-        "seconds": round(total, 3),
-        "images_per_s": images_seen / total if total else None,
-        "data_wait_fraction": wait_seconds / total if total else None,
-        **warm_rates(warm, images_seen, step_seconds, wait_seconds),
+        "steps": at.step - start_step,
+        **meter.summary(),
         "device": str(device),
         "numeric_path": numeric_path(device.type, config.fast),
         "compile": config.compile,
         "threads": config.threads,
     }
-    return {"model": model, "optimizer": optimizer, "history": history, "throughput": throughput, "epoch": epoch,
-            "step": step, "epoch_probabilities": epoch_probabilities}  # fmt: skip
+    return {"model": model, "optimizer": optimizer, "history": at.history, "throughput": throughput,
+            "epoch": at.epoch, "step": at.step, "epoch_probabilities": at.epoch_probabilities}  # fmt: skip
+
+
+def run_step(step_loss: Callable, optimizer: torch.optim.Optimizer, device: torch.device, graphs: bool,
+             images: torch.Tensor, crops: tuple | None, targets: torch.Tensor,
+             mask: torch.Tensor) -> torch.Tensor:  # fmt: skip
+    """One optimizer step on one batch (moved to the device); the batch's loss, still on the device."""
+    images = images.to(device, non_blocking=True)
+    if crops is not None:
+        crops = tuple(c.to(device, non_blocking=True) for c in crops)
+    targets, mask = targets.to(device, non_blocking=True), mask.to(device, non_blocking=True)
+    if graphs:  # a new iteration: the previous step's graph outputs may be overwritten
+        torch.compiler.cudagraph_mark_step_begin()
+    loss = step_loss(images, crops, targets, mask)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss

@@ -25,9 +25,10 @@ import os
 import pickle
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from chexpertnet import __version__
@@ -37,7 +38,7 @@ from chexpertnet.train.model import ARCH
 
 RESUME_FILE = "resume.pt"
 BAD_SUFFIX = ".bad"
-PAUSED_PREFIX = "paused-at-step"  # the marker a paused test run leaves (train/loop.py), removed with the state
+PAUSED_PREFIX = "paused-at-step"  # the marker a paused test run leaves (train/faults.py), removed with the state
 HEADER = b"chexpertnet resume state sha256="
 _HEADER_LINE = re.compile(rb"chexpertnet resume state sha256=([0-9a-f]{64})\n")
 
@@ -85,6 +86,30 @@ def training_state(model: torch.nn.Module, optimizer: torch.optim.Optimizer, con
     return {"arch": ARCH, "version": __version__, "config": dataclasses.asdict(config),
             "state_dict": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch, "step": step,
             **extra}  # fmt: skip
+
+
+@dataclass
+class Progress:
+    """Where a training is: the next epoch and batch, the optimizer steps taken, the log records so far, the
+    validation set's P(positive) at each finished epoch, and the training loss summed since the last record. What a
+    resume state carries besides the model and the optimizer."""
+
+    epoch: int = 0
+    batch: int = 0
+    step: int = 0
+    history: list[dict] = field(default_factory=lambda: [{"event": "start", "epoch": 0, "step": 0}])
+    epoch_probabilities: list[np.ndarray] = field(default_factory=list)
+    running: float | torch.Tensor = 0.0
+
+    @classmethod
+    def from_state(cls, saved: dict) -> Progress:
+        return cls(saved["epoch"], saved["batch"], saved["step"], saved["history"],
+                   [p.numpy() for p in saved.get("epoch_probabilities", [])], saved["running_loss"])  # fmt: skip
+
+    def state_fields(self) -> dict:
+        """The resume state's fields of this progress (epoch and step as training_state takes them)."""
+        return {"batch": self.batch, "history": self.history, "running_loss": float(self.running),
+                "epoch_probabilities": [torch.from_numpy(p) for p in self.epoch_probabilities]}  # fmt: skip
 
 
 @dataclass
