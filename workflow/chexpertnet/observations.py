@@ -49,9 +49,6 @@ CSV_COLUMNS: tuple[str, ...] = META_COLUMNS + OBSERVATIONS
 DATASET_DIR = "CheXpert-v1.0-small"
 SPLITS: tuple[str, ...] = ("train", "valid")
 
-#: Raw label values allowed in a CheXpert CSV (blank is NaN after parsing).
-RAW_LABELS: tuple[float, ...] = (1.0, 0.0, -1.0)
-
 #: Class indices in manifests and model heads: (negative, positive, uncertain).
 NEGATIVE, POSITIVE, UNCERTAIN = 0, 1, 2
 CLASS_NAMES: tuple[str, ...] = ("negative", "positive", "uncertain")
