@@ -5,12 +5,11 @@ its modification time."""
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import re
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -28,25 +27,16 @@ DATA = {"phantom", "validate", "cache", "manifest", "stats"}
 RUNS = sum(len(e["seeds"]) for e in tiny_config()["experiments"].values())  # trainings of the tiny config
 
 
-@contextlib.contextmanager
-def edited(path: Path, change: Callable[[str], str]) -> Iterator[None]:
-    original = path.read_text()
-    try:
-        path.write_text(change(original))
-        yield
-    finally:
-        path.write_text(original)
+@pytest.fixture
+def workdir(tiny_run: Path, tmp_path: Path) -> Path:
+    """This test's own copy of the finished tiny run, edited freely: the shared run stays as it was built."""
+    return shutil.copytree(tiny_run, tmp_path / "wf", symlinks=True)
 
 
-@contextlib.contextmanager
-def written(path: Path, text: str) -> Iterator[None]:
-    """A new file for the duration of the block: tests that share the tiny run leave no config behind."""
-    assert not path.exists(), f"{path} exists: another test left it in the shared run"
-    try:
-        path.write_text(text)
-        yield
-    finally:
-        path.unlink(missing_ok=True)
+def edit(path: Path, change: Callable[[str], str]) -> None:
+    text = path.read_text()
+    assert change(text) != text, f"the edit changes nothing in {path.name}"
+    path.write_text(change(text))
 
 
 def plan(workdir: Path, config: str = "config/tiny.yaml"):
@@ -67,42 +57,41 @@ def add_function(text: str) -> str:
     return text + "\n\ndef _staleness_probe():\n    return 1\n"
 
 
-def test_nothing_reruns_on_an_up_to_date_tree_or_after_comment_and_readme_edits(tiny_run):
-    assert plan(tiny_run)[0] == {}
+def test_nothing_reruns_on_an_up_to_date_tree_or_after_comment_and_readme_edits(workdir):
+    assert plan(workdir)[0] == {}
     def comment_after_import(text: str) -> str:
         return text.replace("import torch\n", "import torch  # torch\n\n", 1)
 
-    with edited(module(tiny_run, "evaluate/metrics"), lambda t: t + "\n# a comment\n"), \
-            edited(module(tiny_run, "train/loop"), comment_after_import), \
-            edited(module(tiny_run, "localize/cam"), lambda t: t.replace('"""', '"""Edited docs. ', 1)), \
-            edited(tiny_run / "README.md", lambda t: t.replace("# CheXpertNet", "# Edited", 1)):  # fmt: skip
-        assert (tiny_run / "README.md").read_text().startswith("# Edited")
-        assert plan(tiny_run)[0] == {}, "comments, blank lines, docstrings and the README are not code"
+    edit(module(workdir, "evaluate/metrics"), lambda t: t + "\n# a comment\n")
+    edit(module(workdir, "train/loop"), comment_after_import)
+    edit(module(workdir, "localize/cam"), lambda t: t.replace('"""', '"""Edited docs. ', 1))
+    edit(workdir / "README.md", lambda t: t.replace("# CheXpertNet", "# Edited", 1))
+    assert (workdir / "README.md").read_text().startswith("# Edited")
+    assert plan(workdir)[0] == {}, "comments, blank lines, docstrings and the README are not code"
 
 
-def test_editing_the_cam_module_reruns_only_cams_and_the_report(tiny_run):
-    with edited(module(tiny_run, "localize/cam"), add_function):
-        jobs, text = plan(tiny_run)
+def test_editing_the_cam_module_reruns_only_cams_and_the_report(workdir):
+    edit(module(workdir, "localize/cam"), add_function)
+    jobs, text = plan(workdir)
     assert set(jobs) == {"cam", "report"}, text
     assert "params have changed since last execution" in text
 
 
-def test_a_real_change_in_the_auc_code_reruns_evaluation_and_no_training(tiny_run):
+def test_a_real_change_in_the_auc_code_reruns_evaluation_and_no_training(workdir):
     """The trainings log no AUC: the weights do not depend on the evaluation code."""
 
     def change(text: str) -> str:
         return text.replace("return (rank_sum - positives", "return 1.0 * (rank_sum - positives", 1)
 
-    assert change(module(tiny_run, "evaluate/auc").read_text()) != module(tiny_run, "evaluate/auc").read_text()
-    with edited(module(tiny_run, "evaluate/auc"), change):
-        jobs, text = plan(tiny_run)
+    edit(module(workdir, "evaluate/auc"), change)
+    jobs, text = plan(workdir)
     assert set(jobs) == EVALUATION, text
     assert jobs["score"] == RUNS and trained(text) == []
 
 
-def test_editing_the_metrics_module_reruns_scoring_tables_figures_report_not_training(tiny_run):
-    with edited(module(tiny_run, "evaluate/metrics"), add_function):
-        jobs, text = plan(tiny_run)
+def test_editing_the_metrics_module_reruns_scoring_tables_figures_report_not_training(workdir):
+    edit(module(workdir, "evaluate/metrics"), add_function)
+    jobs, text = plan(workdir)
     assert set(jobs) == EVALUATION, text
     assert jobs["score"] == RUNS
 
@@ -111,45 +100,45 @@ def test_editing_the_metrics_module_reruns_scoring_tables_figures_report_not_tra
     ("name", "rules"),
     [("evaluate/claims", {"tables", "report"}), ("data/testset", set()), ("localize/chexlocalize", {"cam", "report"})],
 )
-def test_editing_a_module_reruns_only_the_rules_that_run_it(tiny_run, name, rules):
+def test_editing_a_module_reruns_only_the_rules_that_run_it(workdir, name, rules):
     """Claims are evaluated by the tables job only; the test set's labels (no test split here) by no job at all;
     CheXlocalize's metrics by the CAM job (the phantom writes its truth with the names alone: it does not rerun)."""
-    with edited(module(tiny_run, name), add_function):
-        jobs, text = plan(tiny_run)
+    edit(module(workdir, name), add_function)
+    jobs, text = plan(workdir)
     assert set(jobs) == rules, text
 
 
 @pytest.mark.parametrize("name", ["train/model", "train/loss", "train/loop"])
-def test_editing_the_model_or_training_reruns_training_and_after_not_the_data(tiny_run, name):
-    with edited(module(tiny_run, name), add_function):
-        jobs, text = plan(tiny_run)
+def test_editing_the_model_or_training_reruns_training_and_after_not_the_data(workdir, name):
+    edit(module(workdir, name), add_function)
+    jobs, text = plan(workdir)
     # the synthetic pretraining runs the model, not the training loop or its loss
     expected = TRAINING_AND_AFTER if name == "train/model" else TRAINING_AND_AFTER - {"pretrain_synthetic"}
     assert set(jobs) == expected, text
     assert jobs["train"] == RUNS and not set(jobs) & DATA
 
 
-def test_editing_the_phantom_reruns_everything(tiny_run):
-    with edited(module(tiny_run, "phantom/signatures/lungs"), add_function):  # a module deep in the subpackage
-        jobs, text = plan(tiny_run)
+def test_editing_the_phantom_reruns_everything(workdir):
+    edit(module(workdir, "phantom/signatures/lungs"), add_function)  # a module deep in the subpackage
+    jobs, text = plan(workdir)
     assert set(jobs) == DATA | TRAINING_AND_AFTER - {"pretrain_synthetic"}, text  # it reads no phantom data
 
 
-def test_changing_one_experiment_reruns_only_its_jobs_and_the_tables(tiny_run):
-    config = yaml.safe_load((tiny_run / "config/tiny.yaml").read_text())
+def test_changing_one_experiment_reruns_only_its_jobs_and_the_tables(workdir):
+    config = yaml.safe_load((workdir / "config/tiny.yaml").read_text())
     config["experiments"]["scratch"]["normalization"] = "dataset"
-    with written(tiny_run / "config/changed.yaml", yaml.safe_dump(config)):  # the shared run stays as it was
-        jobs, text = plan(tiny_run, "config/changed.yaml")
+    (workdir / "config/changed.yaml").write_text(yaml.safe_dump(config))
+    jobs, text = plan(workdir, "config/changed.yaml")
     assert jobs == {"train": 1, "score": 1, "tables": 1, "figures": 1, "operating_points": 1, "decision_tables": 1,
                     "report": 1}, text  # fmt: skip
     assert trained(text) == ["scratch/seed0"]
 
 
-def test_adding_a_seed_runs_only_the_new_seed(tiny_run):
-    config = yaml.safe_load((tiny_run / "config/tiny.yaml").read_text())
+def test_adding_a_seed_runs_only_the_new_seed(workdir):
+    config = yaml.safe_load((workdir / "config/tiny.yaml").read_text())
     config["experiments"]["frontal"]["seeds"] = [0, 1]
-    with written(tiny_run / "config/seeds.yaml", yaml.safe_dump(config)):
-        jobs, text = plan(tiny_run, "config/seeds.yaml")
+    (workdir / "config/seeds.yaml").write_text(yaml.safe_dump(config))
+    jobs, text = plan(workdir, "config/seeds.yaml")
     assert jobs == {"train": 1, "score": 1, "tables": 1, "figures": 1, "operating_points": 1, "decision_tables": 1,
                     "report": 1}, text  # fmt: skip
     assert trained(text) == ["frontal/seed1"]
@@ -164,9 +153,7 @@ def files(results: Path) -> dict[str, tuple[int, str]]:
     }
 
 
-def test_a_real_run_after_several_edits_rewrites_exactly_the_stale_outputs(tiny_run, tmp_path):
-    workdir = tmp_path / "wf"
-    shutil.copytree(tiny_run, workdir, symlinks=True)
+def test_a_real_run_after_several_edits_rewrites_exactly_the_stale_outputs(workdir):
     results = workdir / "results/phantom"
     before = files(results)
     for name, change in (("localize/cam", add_function), ("evaluate/metrics", add_function),
@@ -208,3 +195,13 @@ def test_a_real_run_after_several_edits_rewrites_exactly_the_stale_outputs(tiny_
     stats = json.loads((results / "stats/both-multiclass.json").read_text())
     resolved = json.loads((results / "models/scratch/seed0/config.json").read_text())
     assert resolved["normalization"] == "dataset" and resolved["mean"] == [stats["mean"]] * 3
+
+
+def test_editing_the_csv_checks_reruns_the_steps_that_read_csvs_not_the_phantom_nor_the_pretraining(workdir):
+    """The error every stage raises lives in chexpertnet/errors.py, not beside the CSV checks: an edit to those
+    checks reruns validation and what follows it, not the phantom's generation or the synthetic pretraining (which
+    read no CSV)."""
+    edit(module(workdir, "data/chexpert"), add_function)
+    jobs, text = plan(workdir)
+    assert {"validate", "cache", "manifest", "train", "score", "tables", "cam", "report"} <= set(jobs), text
+    assert not {"phantom", "pretrain_synthetic", "fetch_weights"} & set(jobs), text
