@@ -59,12 +59,13 @@ def run(args: argparse.Namespace) -> None:
 
     from chexpertnet.data.cache import open_cache, rows_for
     from chexpertnet.data.chexpert import read_csv
+    from chexpertnet.data.images import image_size
     from chexpertnet.errors import DataError
     from chexpertnet.fileio import write_csv, write_text
     from chexpertnet.localize import cam as C
     from chexpertnet.localize.cam_figure import cam_figure
     from chexpertnet.localize.localization import (
-        CHEXLOCALIZE_COLUMNS,
+        chexlocalize_table,
         localization_html,
         localization_markdown,
         summarize,
@@ -129,8 +130,7 @@ def run(args: argparse.Namespace) -> None:
 
     def size_of(path: str) -> tuple[int, int]:
         if path not in sizes:
-            with Image.open(os.path.join(args.data_root, path)) as img:
-                sizes[path] = img.size
+            sizes[path] = image_size(os.path.join(args.data_root, path))
         return sizes[path]
 
     def box_of(path: str, observation: str):
@@ -233,11 +233,11 @@ def run(args: argparse.Namespace) -> None:
     feature = tuple(model.feature_maps(torch.zeros(1, crop, crop, dtype=torch.uint8)).shape[2:])
     save_figure(figure, args.figure)
     write_csv(args.table, table, float_format="%.4f")
-    chexlocalize_table = pd.DataFrame(chexlocalize_rows or [], columns=CHEXLOCALIZE_COLUMNS)
+    chexlocalize = chexlocalize_table(chexlocalize_rows or [])  # an interval over < 10 images: both bounds empty
     if args.chexlocalize_table:
-        write_csv(args.chexlocalize_table, chexlocalize_table, float_format="%.4f")
+        write_csv(args.chexlocalize_table, chexlocalize, float_format="%.4f")
     legend_args = (table, crop, feature, args.tolerance, args.threshold, boxes is not None)
-    extra = chexlocalize_table if chexlocalize_rows is not None else None
+    extra = chexlocalize if chexlocalize_rows is not None else None
     legend = {"chexlocalize": extra, "saliency": args.saliency, "tuned_here": tuned_here,
               "split": args.chexlocalize_split}  # fmt: skip
     write_text(args.markdown, localization_markdown(*legend_args, **legend))

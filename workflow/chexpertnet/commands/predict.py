@@ -1,9 +1,9 @@
 """chexpertnet predict: a model and images in, P(positive) per image and observation out.
 
 Two inputs: a manifest and its cache (as the workflow's `predict-cache` step), or ``--images`` (any folders or
-files of JPEG/PNG chest X-rays, no labels): each image preprocessed as the model was trained (8-bit grayscale,
-resized to the model's cache size, centre crop, the model's normalization), optionally with its class activation
-map for chosen observations.
+files of chest X-rays: JPEG, PNG of any bit depth, DICOM; no labels): each image preprocessed as the model was trained
+(8-bit grayscale by the rule of chexpertnet.data.images, resized to the model's cache size, centre crop, the model's
+normalization), optionally with its class activation map for chosen observations.
 """
 
 from __future__ import annotations
@@ -18,11 +18,24 @@ ORDER = 137  # position in `chexpertnet --help`: a user's tool (it draws CAMs), 
 HELP = "P(positive) per image and observation: for a manifest's images, or for any folder of chest X-rays"
 EPILOG = """examples:
   chexpertnet predict --images xrays/ --model results/phantom/models/baseline/seed0/model.pt --out p.csv
-  chexpertnet predict --images a.jpg b.png --results results/phantom --experiment baseline --seed 0 \\
+  chexpertnet predict --images a.jpg b.png c.dcm --results results/phantom --experiment baseline --seed 0 \\
       --cam "Pleural Effusion" Cardiomegaly --cam-out cams/ --out p.csv
+  chexpertnet predict --images mine/CheXpert-v1.0-small/valid --root mine --model model.pt --out p.csv
+  chexpertnet score --predictions p.csv --labels mine/CheXpert-v1.0-small/valid.csv --out auc.csv
 
-With --images, a file that cannot be read as an image is named in the error (exit status 2) and left out; every
-other image is still predicted and written to --out."""
+With --images, folders are searched for .jpg, .jpeg, .png and .dcm files (hidden files and folders, such as
+.DS_Store, are ignored). A file that cannot be read as an image, and any other file (a .tif, a .txt), is named in
+the error (exit status 2) and left out; every other image is still predicted and written to --out. When no file
+can be read, nothing is written. Images deeper than 8 bits (16-bit PNG, DICOM) are mapped onto 0-255 without
+clipping: see the README ("Using a trained model on new images").
+
+--out (and --cam-out) may name a folder that does not exist yet if its parent does: that one folder is created,
+never a longer path."""
+
+
+# The phantom's truth table beside its images (chexpertnet.phantom.write.TRUTH_FILE, not imported: predict runs no
+# phantom code; tests/unit/test_predict_inputs.py checks the two agree).
+PHANTOM_TRUTH = "phantom_truth.csv"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -34,7 +47,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     model.add_argument("--results", default="results/phantom", help="a run's results folder (default: %(default)s)")
     source = p.add_argument_group("the images (one of)")
     source.add_argument("--images", nargs="+", metavar="DIR|FILE", help="folders (searched recursively for .jpg, "
-                        ".jpeg, .png) and image files; no labels needed")  # fmt: skip
+                        ".jpeg, .png and .dcm; hidden files ignored) and image files; no labels needed")  # fmt: skip
     source.add_argument("--manifest", help="a manifest CSV of the workflow, with --cache")
     source.add_argument("--cache", nargs=2, metavar=("NPY", "INDEX"))
     p.add_argument("--resize", type=int, help="--images: the side images are resized to (default: the model's, "
@@ -45,6 +58,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--root", metavar="DIR", help="--images: write each Path relative to DIR, in '/' form, as a "
+                   "CheXpert CSV lists its images (so `chexpertnet score` can join your labels); every image must be "
+                   "under DIR (default: the paths as given)")  # fmt: skip
     p.add_argument("--out", required=True, help="CSV: Path (with --manifest also patient, study, view) and the 14 "
                    "observations' P(positive)")  # fmt: skip
 
@@ -63,6 +79,43 @@ def model_file(args: argparse.Namespace) -> str:
     raise DataError("give the model as --model FILE, or as --experiment NAME --seed N [--results FOLDER]")
 
 
+def check_new_folder(folder: Path, flag: str, given: str) -> None:
+    """An output folder may be missing only if its parent exists (predict creates that one folder, never a path
+    tree, so a mistyped path fails here instead of growing folders); else a DataError before anything is done."""
+    from chexpertnet.errors import DataError
+
+    if folder.is_dir():
+        return
+    if folder.exists():
+        raise DataError(f"{flag} {given}: {folder} is a file, not a folder; nothing was written")
+    if not folder.parent.is_dir():
+        raise DataError(f"{flag} {given}: neither {folder} nor {folder.parent} exists; predict creates at most one "
+                        f"new folder: create {folder.parent} first, or check the path; nothing was "
+                        f"written")  # fmt: skip
+
+
+def trained_on(checkpoint: dict, file: str) -> dict | None:
+    """The dataset a model was trained on: {"name", "source"} as `chexpertnet train` records it in model.pt; for a
+    model.pt without the record, one in a phantom run's results folder (<results>/models/<experiment>/seed<N>/,
+    with the phantom's truth table in <results>/data/) is the phantom's; else None (not known)."""
+    if checkpoint.get("dataset"):
+        return checkpoint["dataset"]
+    path = Path(file).resolve()
+    if len(path.parents) > 3 and path.parents[2].name == "models":
+        results = path.parents[3]
+        if (results / "data" / PHANTOM_TRUTH).is_file():
+            return {"name": results.name, "source": "phantom"}
+    return None
+
+
+def warn_if_phantom(dataset: dict | None, file: str) -> None:
+    if dataset and dataset.get("source") == "phantom":
+        print(f"warning: {file} was trained on the phantom dataset {dataset.get('name')!r}, synthetic images drawn "
+              f"by `chexpertnet phantom`: its probabilities mean something for the phantom's own images only, "
+              f"nothing for real chest X-rays; use a model trained on CheXpert (config/chexpert.yaml) for "
+              f"those", file=sys.stderr)  # fmt: skip
+
+
 def run(args: argparse.Namespace) -> None:
     import torch
 
@@ -74,11 +127,19 @@ def run(args: argparse.Namespace) -> None:
         raise DataError("give either --images, or --manifest with --cache")
     if args.cam and (args.images is None or not args.cam_out):
         raise DataError("--cam needs --images and --cam-out FOLDER")
+    if args.root is not None and args.images is None:
+        raise DataError("--root goes with --images (a manifest's paths are already relative to its dataset root)")
+    check_new_folder(Path(args.out).parent, "--out", args.out)
+    if Path(args.out).is_dir():
+        raise DataError(f"--out {args.out} is a folder: give the CSV file to write, e.g. {Path(args.out) / 'p.csv'}")
+    if args.cam_out:
+        check_new_folder(Path(args.cam_out), "--cam-out", args.cam_out)
     claim_for_job(args.device, log=lambda record: print(json.dumps(record), file=sys.stderr))  # before CUDA
     torch.set_num_threads(max(1, args.threads))
     file = model_file(args)
     model, checkpoint = load_model(file)
     if args.images is not None:
+        warn_if_phantom(trained_on(checkpoint, file), file)
         predict_images(args, model, checkpoint, file)
     else:
         from chexpertnet.commands.predict_cache import predict_manifest
@@ -93,7 +154,7 @@ def predict_images(args: argparse.Namespace, model, checkpoint: dict, file: str)
     from chexpertnet.errors import DataError
     from chexpertnet.fileio import write_csv
     from chexpertnet.observations import OBSERVATIONS
-    from chexpertnet.train.predict import find_images, load_images, predict_probabilities
+    from chexpertnet.train.predict import find_images, load_images, predict_probabilities, relative_paths
 
     unknown = [o for o in args.cam if o not in OBSERVATIONS]
     if unknown:
@@ -103,21 +164,39 @@ def predict_images(args: argparse.Namespace, model, checkpoint: dict, file: str)
     if size is None:
         raise DataError(f"{file} does not say which size its images were resized to (a model from an older "
                         f"version): give --resize (the run's image.cache_size)")  # fmt: skip
-    files = find_images(args.images)
+    files, others = find_images(args.images)
+    paths = dict(zip(files, relative_paths(files, args.root), strict=True))  # before any work: a wrong --root fails
     images, read, failed = load_images(files, int(size))
+    if not read:
+        raise DataError(f"none of the {len(files)} image file(s) could be read, so nothing was written to "
+                        f"{args.out}: {left_out(failed, others)}")  # fmt: skip
     probabilities = predict_probabilities(model, images, np.arange(len(images)), config["crop_size"], args.batch_size,
                                           args.device, config["fast"])  # fmt: skip
-    out = pd.DataFrame({"Path": [str(f) for f in read]})
+    out = pd.DataFrame({"Path": [paths[f] for f in read]})
     out[list(OBSERVATIONS)] = probabilities
     write_csv(args.out, out, float_format="%.8f")
-    if args.cam and len(images):
+    if args.cam:
         write_cams(model, images, read, args.cam, config["crop_size"], Path(args.cam_out))
-    print(json.dumps({"images": len(read), "unreadable": len(failed), "model": file, "resize": int(size),
-                      "crop": config["crop_size"], "out": args.out}), file=sys.stderr)  # fmt: skip
+    print(json.dumps({"images": len(read), "unreadable": len(failed), "left_out": len(others), "model": file,
+                      "trained_on": trained_on(checkpoint, file), "resize": int(size), "crop": config["crop_size"],
+                      "root": args.root, "out": args.out}), file=sys.stderr)  # fmt: skip
+    if failed or others:
+        raise DataError(f"{len(failed) + len(others)} file(s) were left out of {args.out} (the other {len(read)} "
+                        f"were predicted): {left_out(failed, others)}")  # fmt: skip
+
+
+def left_out(failed: list, others: list) -> str:
+    """The files not predicted, with the reason: those that could not be read as images, those of other kinds."""
+    from chexpertnet.train.predict import KINDS, listing
+
+    said = []
     if failed:
-        listed = "; ".join(f"{f} ({why})" for f, why in failed)
-        raise DataError(f"{len(failed)} file(s) could not be read as images and were left out of {args.out} (the "
-                        f"other {len(read)} were predicted): {listed}")  # fmt: skip
+        said.append(f"{len(failed)} file(s) could not be read as images: "
+                    f"{listing([f'{f} ({why})' for f, why in failed])}")  # fmt: skip
+    if others:
+        said.append(f"{len(others)} file(s) are not of a kind predict reads ({KINDS}): "
+                    f"{listing([str(f) for f, _ in others])}")  # fmt: skip
+    return ". ".join(said)
 
 
 def write_cams(model, images, files: list[Path], observations: list[str], crop: int, folder: Path) -> None:
@@ -132,7 +211,7 @@ def write_cams(model, images, files: list[Path], observations: list[str], crop: 
     from chexpertnet.train.augment import center_crop
 
     model = model.cpu().eval()
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(exist_ok=True)  # its parent exists (check_new_folder)
     for start in range(0, len(images), 16):
         batch = center_crop(torch.from_numpy(images[start : start + 16]), crop)
         cams, _ = model_cams(model, batch)

@@ -4,7 +4,7 @@ The array is a ``.npy`` file (memory-mapped on read) and an index CSV maps each 
 that row's pixels (BLAKE2b, computed as the row is written), so the index alone identifies the whole array's content:
 the training's resume fingerprint hashes the index, not the array. Beside them, ``<split>.histograms.npy`` holds each
 row's 256-bin histogram, from which the dataset statistics of every view variant follow without reading the array
-again. Training and evaluation read only the cache, never the JPEGs.
+again. Training and evaluation read only the cache, never the image files.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import pandas as pd
 from PIL import Image
 from tqdm import tqdm
 
+from chexpertnet.data.images import open_gray
 from chexpertnet.data.stats import BINS
 from chexpertnet.errors import DataError
 from chexpertnet.fileio import atomic_path, write_csv
@@ -40,17 +41,16 @@ def row_digest(row: np.ndarray) -> str:
 
 
 def load_resized(file: str | os.PathLike, size: int) -> np.ndarray:
-    """Decode one image as 8-bit grayscale and resize it to (size, size), as the paper (no aspect preservation).
+    """Decode one image as 8-bit grayscale (JPEG, PNG of any bit depth, DICOM: the rule of chexpertnet.data.images)
+    and resize it to (size, size), as the paper (no aspect preservation).
 
     JPEG draft mode lets libjpeg decode at 1/2, 1/4 or 1/8 scale directly when the image is at least twice the
     target, so full-resolution CheXpert (2,000+ px) costs about as much as the small version.
     """
-    with Image.open(file) as img:
-        img.draft("L", (size, size))
-        img = img.convert("L")
-        if img.size != (size, size):
-            img = img.resize((size, size), RESAMPLE)
-        return np.asarray(img, dtype=np.uint8)
+    img = open_gray(file, draft=(size, size))
+    if img.size != (size, size):
+        img = img.resize((size, size), RESAMPLE)
+    return np.asarray(img, dtype=np.uint8)
 
 
 # Pixels decoded per window of the cache build (two windows are in memory: one decoding, one being written).

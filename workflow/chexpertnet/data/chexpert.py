@@ -15,15 +15,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-from PIL import Image
 
+from chexpertnet.data.images import check_decodes
 from chexpertnet.errors import DataError
 from chexpertnet.observations import CSV_COLUMNS, OBSERVATIONS, SPLITS
 
-#: Path layout: <dataset dir>/<split>/patientNNNNN/studyN/viewN_frontal|lateral.jpg
+#: Path layout: <dataset dir>/<split>/patientNNNNN/studyN/viewN_frontal|lateral.jpg (CheXpert's JPEGs; your own
+#: images may be .png of any bit depth or .dcm, read by chexpertnet.data.images)
 PATH_RE = re.compile(
     r"^(?P<dataset>CheXpert-v1\.0(?:-small)?)/(?P<split>train|valid|test)/(?P<patient>patient\d+)/"
-    r"study(?P<study>\d+)/view(?P<view_index>\d+)_(?P<view>frontal|lateral)\.jpg$"
+    r"study(?P<study>\d+)/view(?P<view_index>\d+)_(?P<view>frontal|lateral)\.(?:jpg|png|dcm)$"
 )
 PATH_EXAMPLE = "CheXpert-v1.0-small/train/patient00001/study1/view1_frontal.jpg"
 MAX_LISTED = 10
@@ -222,14 +223,13 @@ def find_missing(root: str | os.PathLike, paths: Sequence[str], threads: int = 1
 
 
 def decode_error(file: str | os.PathLike) -> str | None:
-    """Fully decode one image (at reduced scale through JPEG draft mode, which still reads every coded block).
+    """Fully decode one image as the cache will (a JPEG at reduced scale through draft mode, which still reads every
+    coded block; a .dcm with pydicom).
 
     Returns None when the image decodes, else the reason.
     """
     try:
-        with Image.open(file) as img:
-            img.draft("L", (max(1, img.width // 8), max(1, img.height // 8)))
-            img.load()
+        check_decodes(file)
         return None
     except Exception as exc:  # PIL raises many types (OSError, SyntaxError, ValueError, ...)
         return f"{type(exc).__name__}: {exc}"

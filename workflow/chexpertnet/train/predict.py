@@ -10,6 +10,7 @@ import torch
 from PIL import Image
 
 from chexpertnet.data.cache import load_resized
+from chexpertnet.data.images import SUFFIXES
 from chexpertnet.errors import DataError
 from chexpertnet.train.augment import center_crop
 from chexpertnet.train.loss import positive_probability
@@ -36,33 +37,72 @@ def predict_probabilities(
     return np.concatenate(out) if out else np.zeros((0, model.num_observations))
 
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+KINDS = ", ".join(SUFFIXES)  # the kinds of file predicted, as messages name them
 
 
-def find_images(sources: list[str | os.PathLike]) -> list[Path]:
-    """The files to predict: each folder's JPEG and PNG files (recursively, sorted), and each file as given."""
+def is_hidden(file: Path, folder: Path) -> bool:
+    """A file or folder below ``folder`` whose name starts with a dot (.DS_Store, .git, ._x.jpg)."""
+    return any(part.startswith(".") for part in file.relative_to(folder).parts)
+
+
+def find_images(sources: list[str | os.PathLike]) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """(the files to predict, [(file, why)] of the files left out): each folder's .jpg, .jpeg, .png and .dcm files
+    (recursively, sorted; hidden files and folders are ignored) and each file given by name; any other file, in a
+    folder or given by name, is left out with the reason."""
     files: list[Path] = []
     for source in map(Path, sources):
         if source.is_dir():
-            files += sorted(f for f in source.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
+            files += sorted(f for f in source.rglob("*") if f.is_file() and not is_hidden(f, source))
         elif source.exists():
             files.append(source)
         else:
-            raise DataError(f"--images: {source} does not exist; give folders of JPEG/PNG chest X-rays or the files")
-    if not files:
-        raise DataError(f"--images: no .jpg, .jpeg or .png file in {', '.join(map(str, sources))}")
-    return files
+            raise DataError(f"--images: {source} does not exist; give folders of chest X-rays ({KINDS}) or the files")
+    readable = [f for f in files if f.suffix.lower() in SUFFIXES]
+    others = [(f, f"not a kind predict reads: {KINDS}") for f in files if f.suffix.lower() not in SUFFIXES]
+    if not readable:
+        found = f" (only {listing([str(f) for f, _ in others])})" if others else ""
+        raise DataError(f"--images: no {KINDS} file in {', '.join(map(str, sources))}{found}; nothing was written")
+    return readable, others
+
+
+def listing(items: list[str], shown: int = 20) -> str:
+    """``items`` joined by '; ', the first ``shown`` of them and how many more."""
+    more = f"; ... and {len(items) - shown} more" if len(items) > shown else ""
+    return "; ".join(items[:shown]) + more
+
+
+def relative_paths(files: list[Path], root: str | os.PathLike | None) -> list[str]:
+    """The Path column: each file as given, or with ``root`` relative to it in '/' form (as a CheXpert CSV lists its
+    images), so the predictions join a labels CSV whose paths start at ``root``. A file outside ``root`` is an
+    error that names it."""
+    if root is None:
+        return [str(f) for f in files]
+    base = Path(os.path.abspath(root))
+    if not base.is_dir():
+        raise DataError(f"--root {root} is not a folder; nothing was written")
+    paths, outside = [], []
+    for file in files:
+        try:
+            paths.append(Path(os.path.abspath(file)).relative_to(base).as_posix())
+        except ValueError:
+            outside.append(str(file))
+    if outside:
+        raise DataError(f"--root {root}: {len(outside)} image(s) are not under it: {listing(outside)}; give the "
+                        f"folder that holds every image (where your labels CSV's paths start); nothing was "
+                        f"written")  # fmt: skip
+    return paths
 
 
 def load_images(files: list[Path], size: int) -> tuple[np.ndarray, list[Path], list[tuple[Path, str]]]:
-    """Each file as the cache step stores it (8-bit grayscale resized to size x size): (uint8 (N, size, size) of the
-    readable files, those files, [(file, why)] of the others)."""
+    """Each file as the cache step stores it (8-bit grayscale by the rule of chexpertnet.data.images, resized to
+    size x size): (uint8 (N, size, size) of the readable files, those files, [(file, why)] of the others)."""
     images, read, failed = [], [], []
     for file in files:
         try:
             images.append(load_resized(file, size))
             read.append(file)
-        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:  # not an image, truncated
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+            # not an image, truncated, or a DICOM that pydicom cannot decode (UnreadableImage is a ValueError)
             failed.append((file, f"{type(exc).__name__}: {exc}"))
     array = np.stack(images) if images else np.zeros((0, size, size), dtype=np.uint8)
     return array, read, failed
