@@ -15,8 +15,8 @@ PACKAGE = SOURCE / "chexpertnet"
 SHARED = {"observations", "fileio", "markup", "plotting", "codehash", "errors"}
 STAGES = ("data", "train", "evaluate", "localize")
 # Lower ranks are imported by higher ones, never the other way; evaluation and localization are peers that import
-# neither each other.
-RANK = {"shared": 0, "data": 1, "train": 2, "evaluate": 3, "localize": 3, "phantom": 4, "plan": 5, "commands": 5,
+# neither each other, and so are the phantom and the plan (whose results layout `chexpertnet predict` reads).
+RANK = {"shared": 0, "data": 1, "train": 2, "evaluate": 3, "localize": 3, "phantom": 4, "plan": 4, "commands": 5,
         "cli": 6, "__main__": 7, "__init__": 0}  # fmt: skip
 EXPECTED = {
     "data": {"chexpert", "dataroot", "dataview", "manifest", "cache", "stats", "testset", "simulated_readers",

@@ -132,7 +132,9 @@ def test_experiment_and_train_arguments():
         "--init pretrained --normalization dataset --epochs 3 --pretrained 'w x.pt' --stats s.json")
     args = shlex.split(flags.train_args(p.config))
     assert args[args.index("--betas") + 1 : args.index("--betas") + 3] == ["0.9", "0.999"]
-    assert "--hflip" in args and "--fast" in args and "--deterministic" in args and args[-1] == "50"
+    assert "--hflip" in args and "--fast" in args and "--deterministic" in args
+    assert args[args.index("--checkpoint-every") + 1] == "50"
+    assert args[-4:] == ["--dataset", "phantom", "--dataset-source", "phantom"]
     assert "--no-hflip" in flags.train_args(P.Plan(config(image={"hflip": False})).config)
 
 
@@ -354,7 +356,10 @@ def test_the_paper_config_plans_its_seeds(tmp_path):
     c["dataset"]["root"] = str(tmp_path / "root")
     p = P.Plan(c)
     assert p.results == "results/chexpert" and p.gpus_per_training == 1
-    assert len(p.runs()) == sum(len(e["seeds"]) for e in c["experiments"].values())
+    # the paper's four experiments and the two its claims need, 3 seeds each: 18 trainings (README), sorted by name
+    experiments = ("baseline", "dataset_norm", "frontal", "frozen", "scratch", "scratch_9ep")
+    assert p.runs() == [(name, seed) for name in experiments for seed in (0, 1, 2)]
+    assert len(p.runs()) == 18
 
 
 def test_operating_points_and_readers_arguments():

@@ -206,10 +206,11 @@ def test_a_phantom_trained_model_warns_naming_its_dataset(tmp_path):
 
 
 def test_a_model_without_the_record_in_a_phantom_runs_results_is_the_phantoms(tmp_path):
-    from chexpertnet.commands.predict import PHANTOM_TRUTH, trained_on
+    from chexpertnet.commands.predict import trained_on
     from chexpertnet.phantom.write import TRUTH_FILE
+    from chexpertnet.plan.layout import TEMPLATES
 
-    assert PHANTOM_TRUTH == TRUTH_FILE
+    assert TEMPLATES["phantom_truth"] == f"data/{TRUTH_FILE}"  # the layout's path is the phantom's own file
 
     results = tmp_path / "results/demo"
     file = results / "models/baseline/seed0/model.pt"

@@ -33,9 +33,6 @@ clipping: see the README ("Using a trained model on new images").
 never a longer path."""
 
 
-# The phantom's truth table beside its images (chexpertnet.phantom.write.TRUTH_FILE, not imported: predict runs no
-# phantom code; tests/unit/test_predict_inputs.py checks the two agree).
-PHANTOM_TRUTH = "phantom_truth.csv"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -71,7 +68,9 @@ def model_file(args: argparse.Namespace) -> str:
     if args.model and args.experiment is None:
         return args.model
     if args.experiment is not None and args.seed is not None and not args.model:
-        file = Path(args.results) / "models" / args.experiment / f"seed{args.seed}" / "model.pt"
+        from chexpertnet.plan.layout import Layout
+
+        file = Path(Layout(args.results).path("model", experiment=args.experiment, seed=args.seed))
         if not file.exists():
             raise DataError(f"{file} not found: run the workflow for experiment {args.experiment!r} seed {args.seed} "
                             f"first, or give --model")  # fmt: skip
@@ -100,11 +99,13 @@ def trained_on(checkpoint: dict, file: str) -> dict | None:
     with the phantom's truth table in <results>/data/) is the phantom's; else None (not known)."""
     if checkpoint.get("dataset"):
         return checkpoint["dataset"]
+    from chexpertnet.plan.layout import Layout
+
     path = Path(file).resolve()
-    if len(path.parents) > 3 and path.parents[2].name == "models":
-        results = path.parents[3]
-        if (results / "data" / PHANTOM_TRUTH).is_file():
-            return {"name": results.name, "source": "phantom"}
+    if len(path.parents) > 3:
+        layout = Layout(str(path.parents[3]))  # the results folder, if this is a run's model
+        if layout.match("model", str(path)) and Path(layout.path("phantom_truth")).is_file():
+            return {"name": path.parents[3].name, "source": "phantom"}
     return None
 
 

@@ -37,7 +37,8 @@ def run_flags(flag: str, runs: Sequence[tuple[str, int]], *per_run: Sequence[str
 
 
 def train_args(config: Mapping) -> str:
-    """The training's settings shared by every experiment (train.*, image.crop_size and hflip)."""
+    """The training's settings shared by every experiment (train.*, image.crop_size and hflip, the dataset's name
+    and source)."""
     t = config["train"]
     flags = [
         f"--batch-size {t['batch_size']}",
@@ -52,6 +53,8 @@ def train_args(config: Mapping) -> str:
         *([f"--compile-cache {COMPILE_CACHE}"] if t["compile"] != "off" else []),
         f"--log-every {t['log_every']}",
         f"--checkpoint-every {t['checkpoint_every']}",
+        # recorded in model.pt: `chexpertnet predict` warns when a phantom model meets other images
+        f"--dataset {config['dataset']['name']} --dataset-source {config['dataset']['source']}",
     ]
     return " ".join(flags)
 
