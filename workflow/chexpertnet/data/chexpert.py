@@ -70,7 +70,7 @@ def read_csv(path: str | os.PathLike, columns: Sequence[str] | None = None) -> p
         ) from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise DataError(
-            f"{path}: not a readable CSV ({exc}). Restore the original file from the CheXpert archive"
+            f"{path}: not a readable CSV ({exc}). Restore the original file (CheXpert's from its archive)"
         ) from exc
 
 
@@ -170,7 +170,7 @@ def check_paths(frame: pd.DataFrame, source: str, split: str, folder: str | None
     if wrong_view:
         raise DataError(
             f"{source}: column 'Frontal/Lateral' disagrees with the Path:{_listing(wrong_view)}\n"
-            f"It must be 'Frontal' for *_frontal.jpg and 'Lateral' for *_lateral.jpg."
+            f"It must be 'Frontal' for view*_frontal.* images and 'Lateral' for view*_lateral.* images."
         )
     first: dict[str, int] = {}
     duplicated = []
@@ -258,7 +258,8 @@ def check_images(root: str | os.PathLike, paths: Sequence[str], source: str, thr
         items = [f"{p} ({e})" for p, e in broken]
         raise DataError(
             f"{source}: {len(broken)} image(s) cannot be decoded:{_listing(items)}\n"
-            f"Replace them with intact copies from the CheXpert archive."
+            f"Replace them with intact copies (CheXpert's from its archive; your own .png or .dcm files from their "
+            f"source)."
         )
 
 
