@@ -28,7 +28,7 @@ EXPECTED = {
                  "versions", "versions_report", "provenance", "binary", "roc", "studies", "readers", "readers_text",
                  "operating_points", "operating_points_text"},
     "localize": {"cam", "cam_figure", "localization", "chexlocalize", "chexlocalize_ids", "chexlocalize_maps",
-                 "chexlocalize_images", "model_maps"},
+                 "chexlocalize_images", "model_maps", "pointing_game"},
 }  # fmt: skip
 
 

@@ -54,3 +54,20 @@ def saliency_maps(cached: CachedModel, mapped: Mapping[str, str], kind: str = "c
         for image_id, image, cam in zip(chunk, images.numpy(), cams.numpy(), strict=True):
             for pathology, j in columns.items():
                 yield image_id, pathology, saliency(cam[j], kind), image
+
+
+def score_model(cached: CachedModel, truth_file: str | os.PathLike, split: str, manifest: str,
+                thresholds_file: str | None, kind: str, resamples: int) -> tuple[list[dict], bool]:  # fmt: skip
+    """CheXlocalize's metrics per pathology of the model's maps of the truth's images (chexlocalize.evaluate, the
+    bootstrap seeded 0 as the benchmark's), with the thresholds of ``thresholds_file`` or tuned on these images;
+    and whether they were tuned here."""
+    import pandas as pd
+
+    from chexpertnet.localize import chexlocalize as L
+
+    truth = read_truth(truth_file)
+    mapped = images_of_truth(truth, split, cached.rows, str(truth_file), manifest)
+    given = L.thresholds_from_table(pd.read_csv(thresholds_file), thresholds_file) if thresholds_file else None
+    maps = [(image_id, pathology, saliency) for image_id, pathology, saliency, _ in saliency_maps(cached, mapped, kind)]
+    rows, _, _ = L.evaluate(maps, truth, given, resamples, 0)
+    return rows, given is None
