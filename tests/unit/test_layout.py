@@ -26,7 +26,7 @@ EXPECTED = {
               "resume"},
     "evaluate": {"auc", "delong", "metrics", "scoring", "predictions", "tables", "claims", "epochs", "figures",
                  "versions", "versions_report", "provenance", "binary", "roc", "studies", "readers", "readers_text",
-                 "operating_points", "operating_points_text", "calibration"},
+                 "operating_points", "operating_points_text", "calibration", "subgroups"},
     "localize": {"cam", "cam_figure", "localization", "chexlocalize", "chexlocalize_ids", "chexlocalize_maps",
                  "chexlocalize_images", "model_maps", "pointing_game"},
 }  # fmt: skip
