@@ -26,7 +26,8 @@ EXPECTED = {
               "resume"},
     "evaluate": {"auc", "delong", "metrics", "scoring", "predictions", "tables", "claims", "epochs", "figures",
                  "versions", "versions_report", "provenance", "binary", "roc", "studies", "readers", "readers_text",
-                 "operating_points", "operating_points_text", "calibration", "subgroups"},
+                 "operating_points", "operating_points_text", "calibration", "subgroups",
+                 "precision_recall"},
     "localize": {"cam", "cam_figure", "localization", "chexlocalize", "chexlocalize_ids", "chexlocalize_maps",
                  "chexlocalize_images", "model_maps", "pointing_game"},
 }  # fmt: skip
