@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sys
 from pathlib import Path
 
@@ -58,12 +60,35 @@ def dataset(tmp_path: Path) -> tuple[Path, dict[str, Path]]:
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory) -> Path:
     """A copy of the workflow that has run to completion on the tiny phantom config (config/tiny.yaml), shared by
-    the integration tests. Tests that edit it must restore what they change."""
+    the integration tests. Read-only: a test that edits it, reruns a step in it or adds a file to it works on its
+    own copy (``shutil.copytree(tiny_run, tmp_path / "wf", symlinks=True)``), so no test depends on the order the
+    tests run in (a copy in another folder plans the report again: the report step's parameters name the Snakefile's
+    path). Under pytest-xdist the run is made once, by the first worker that asks for it (the others wait on a file
+    lock in the test run's shared temporary folder), and every worker reads that one."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return _run_tiny_workflow(tmp_path_factory.mktemp("wf") / "wf")
+    shared = tmp_path_factory.getbasetemp().parent / "tiny_run"  # the same folder for every worker of this run
+    shared.mkdir(exist_ok=True)
+    with (shared / "lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if (shared / "failed").exists():
+            raise AssertionError(f"the shared tiny run failed in another worker:\n{(shared / 'failed').read_text()}")
+        if not (shared / "done").exists():
+            try:
+                _run_tiny_workflow(shared / "wf")
+            except BaseException as error:
+                (shared / "failed").write_text(str(error))
+                raise
+            (shared / "done").touch()
+    return shared / "wf"
+
+
+def _run_tiny_workflow(workdir: Path) -> Path:
     import yaml
 
     from workflow_helpers import copy_workflow, snakemake, tiny_config
 
-    workdir = copy_workflow(tmp_path_factory.mktemp("wf") / "wf")
+    workdir = copy_workflow(workdir)
     (workdir / "config/tiny.yaml").write_text(yaml.safe_dump(tiny_config()))
     snakemake(workdir, "--configfile", "config/tiny.yaml")
     return workdir
@@ -77,7 +102,8 @@ def _results_files() -> dict[str, int]:
 @pytest.fixture(scope="session", autouse=True)
 def results_left_alone():
     """The suite writes nothing in the checkout's results/ (the README promises it): every workflow a test runs is
-    a copy in a temporary folder. Checked over the whole session."""
+    a copy in a temporary folder. Checked over the whole session; under pytest-xdist over each worker's, which
+    spans every test that worker runs, so a write is seen by the worker whose test made it."""
     before = _results_files()
     yield
     after = _results_files()

@@ -14,7 +14,7 @@ import yaml
 
 from conftest import REPO
 
-WORKFLOW_FILES = ("Snakefile", "workflow", "config", "envs", "profiles", "README.md")
+WORKFLOW_FILES = ("Snakefile", "workflow", "config", "envs", "profiles", "README.md", "requirements.lock")
 NOTHING_TO_DO = "Nothing to be done (all requested files are present and up to date)."  # Snakemake's own words
 
 

@@ -21,7 +21,7 @@ import torch
 import yaml
 
 from chexpertnet.fileio import write_bytes
-from chexpertnet.train.loop import PAUSE_ENV
+from chexpertnet.train.faults import PAUSE_ENV
 from workflow_helpers import copy_workflow, snakemake, tiny_config
 
 pytestmark = pytest.mark.integration
@@ -135,17 +135,44 @@ def test_concurrent_trainings_never_share_a_state_folder(tmp_path):
     assert trainings >= 6 and len(state_dirs) == trainings and len(set(state_dirs)) == trainings, state_dirs
 
 
-def test_a_reader_never_sees_a_half_written_file(tmp_path):
+def test_a_reader_never_sees_a_half_written_file(tmp_path, monkeypatch):
+    """A reader thread reads the file over and over while it is rewritten. Each write stops halfway through its
+    temporary file until the reader has read the file once more (deterministic: threading events, no sleeps), so
+    every write is overlapped by a read that sees, beside the half-written temporary file, the whole previous
+    version."""
     target = tmp_path / "table.csv"
-    versions = [bytes([65 + i]) * (4 << 20) for i in range(6)]  # 4 MiB each, all one letter
+    size = 4 << 20
+    versions = [bytes([65 + i]) * size for i in range(6)]  # 4 MiB each, all one letter
     write_bytes(target, versions[0])
-    seen, stop = set(), threading.Event()
+    seen, during_writes, stop = set(), [], threading.Event()
+    halfway, read_during = threading.Event(), threading.Event()
+    original = Path.write_bytes
+
+    def temporary_files() -> list[Path]:
+        return [p for p in tmp_path.iterdir() if p.name != "table.csv"]
+
+    def write_in_two_halves(self: Path, data) -> int:
+        if not self.name.startswith(".table.csv."):  # any other file is written as usual
+            return original(self, data)
+        with self.open("wb") as f:
+            f.write(data[: len(data) // 2])
+            f.flush()
+            halfway.set()
+            assert read_during.wait(timeout=60), "the reader did not read during the write"
+            read_during.clear()
+            return f.write(data[len(data) // 2 :]) + len(data) // 2
 
     def read():
         while not stop.is_set():
+            in_progress = halfway.is_set()
             data = target.read_bytes()
             seen.add((len(data), data[:1], data[-1:]))
+            if in_progress:  # the writer is stopped halfway: its temporary file holds half of the new version
+                during_writes.append((data[:1], [p.stat().st_size for p in temporary_files()]))
+                halfway.clear()
+                read_during.set()
 
+    monkeypatch.setattr(Path, "write_bytes", write_in_two_halves)
     reader = threading.Thread(target=read)
     reader.start()
     try:
@@ -154,5 +181,10 @@ def test_a_reader_never_sees_a_half_written_file(tmp_path):
     finally:
         stop.set()
         reader.join()
-    assert all(n == 4 << 20 and first == last for n, first, last in seen), seen
-    assert not [p for p in tmp_path.iterdir() if p.name != "table.csv"], "temporary files left behind"
+    monkeypatch.undo()
+    assert all(n == size and first == last for n, first, last in seen), seen
+    # one read during each of the 15 writes, each of the whole previous version, beside a half-written temporary file
+    previous = [v[:1] for v in (versions[:1] + versions[1:] * 3)[:-1]]
+    assert during_writes == [(letter, [size // 2]) for letter in previous], during_writes[:3]
+    assert target.read_bytes() == versions[-1]
+    assert not temporary_files(), "temporary files left behind"

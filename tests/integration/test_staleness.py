@@ -27,10 +27,26 @@ DATA = {"phantom", "validate", "cache", "manifest", "stats"}
 RUNS = sum(len(e["seeds"]) for e in tiny_config()["experiments"].values())  # trainings of the tiny config
 
 
+@pytest.fixture(scope="module")
+def up_to_date_copy(tiny_run: Path, tmp_path_factory) -> tuple[Path, Path]:
+    """(home, template): a copy of the finished tiny run brought up to date at ``home``, kept as ``template``. A copy
+    in another folder plans the report again (the report step's parameters name the Snakefile's path), so each test
+    gets its copy at the one path that the copy was brought up to date at."""
+    home = tmp_path_factory.mktemp("staleness") / "wf"
+    shutil.copytree(tiny_run, home, symlinks=True)
+    assert set(plan(home)[0]) <= {"report"}, "a copy of the finished run plans more than its report"
+    snakemake(home, "--configfile", "config/tiny.yaml")
+    template = shutil.copytree(home, home.parent / "template", symlinks=True)
+    return home, template
+
+
 @pytest.fixture
-def workdir(tiny_run: Path, tmp_path: Path) -> Path:
-    """This test's own copy of the finished tiny run, edited freely: the shared run stays as it was built."""
-    return shutil.copytree(tiny_run, tmp_path / "wf", symlinks=True)
+def workdir(up_to_date_copy: tuple[Path, Path]) -> Path:
+    """This test's own copy of the finished tiny run, edited freely: the shared run stays as it was built, and no
+    test sees another's edits."""
+    home, template = up_to_date_copy
+    shutil.rmtree(home, ignore_errors=True)
+    return shutil.copytree(template, home, symlinks=True)
 
 
 def edit(path: Path, change: Callable[[str], str]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -108,6 +109,15 @@ def test_default_dag_builds_every_data_output(tiny_run):
     assert not (results / "state").exists(), "a finished run keeps no resume states, nor their empty folders"
 
 
+def test_the_tables_provenance_names_the_lock_by_its_hash(tiny_run):
+    """Every package's version, as the lock that the run's checkout has."""
+    lock = tiny_run / "requirements.lock"
+    for table in ("comparison", "claims"):
+        provenance = json.loads((tiny_run / f"results/phantom/tables/{table}.provenance.json").read_text())
+        assert provenance["lock"] == {"file": "requirements.lock",
+                                      "sha256": hashlib.sha256(lock.read_bytes()).hexdigest()}  # fmt: skip
+
+
 def test_up_to_date_tree_plans_nothing(tiny_run):
     result = snakemake(tiny_run, "--configfile", "config/tiny.yaml", "-n")
     assert "Nothing to be done" in result.stdout + result.stderr
@@ -139,11 +149,12 @@ def test_the_longest_trainings_start_first_and_the_frozen_backbone_last(tiny_run
     assert started[-1] == "frozen" and priority["frozen"] < min(p for n, p in priority.items() if n != "frozen")
 
 
-def test_tables_regenerate_byte_identically(tiny_run):
-    tables = tiny_run / "results/phantom/tables"
+def test_tables_regenerate_byte_identically(tiny_run, tmp_path):
+    workdir = shutil.copytree(tiny_run, tmp_path / "wf", symlinks=True)  # its own copy: the shared run stays as built
+    tables = workdir / "results/phantom/tables"
     before = {p.name: p.read_bytes() for p in tables.iterdir() if not p.name.endswith(".provenance.json")}
     # (and the report after them)
-    snakemake(tiny_run, "--configfile", "config/tiny.yaml", "--forcerun", "tables", "decision_tables")
+    snakemake(workdir, "--configfile", "config/tiny.yaml", "--forcerun", "tables", "decision_tables")
     after = {p.name: p.read_bytes() for p in tables.iterdir() if not p.name.endswith(".provenance.json")}
     # per experiment its table (3 formats) and AUC by epoch (2); comparison, claims, paper_vs_ours, history,
     # latest_diff and the operating points (3 each)

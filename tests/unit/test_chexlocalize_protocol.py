@@ -224,8 +224,8 @@ def test_our_metrics_equal_the_official_pipeline_to_1e6(tmp_path):
 def test_localize_scores_the_pickles_and_a_thresholds_file_is_applied(tmp_path):
     folder, truth_file, gt, maps = build(tmp_path)
     out = tmp_path / "table.csv"
-    main(["localize", "--maps", str(folder), "--truth", str(truth_file), "--out", str(out),
-          "--markdown", str(tmp_path / "table.md")])  # fmt: skip
+    assert main(["localize", "--maps", str(folder), "--truth", str(truth_file), "--out", str(out),
+                 "--markdown", str(tmp_path / "table.md")]) == 0  # fmt: skip
     table = pd.read_csv(out).set_index("pathology")
     rows, _, _ = L.evaluate(((i, t, m) for (i, t), m in sorted(maps.items())), gt)
     for r in rows:
@@ -235,8 +235,8 @@ def test_localize_scores_the_pickles_and_a_thresholds_file_is_applied(tmp_path):
     # thresholds tuned elsewhere (CheXlocalize's tuning_results.csv format): applied, not tuned
     fixed = pd.DataFrame({"threshold": [0.5] * 10, "task": TASKS})
     fixed.to_csv(tmp_path / "tuning_results.csv", index=False)
-    main(["localize", "--maps", str(folder), "--truth", str(truth_file), "--out", str(out),
-          "--thresholds", str(tmp_path / "tuning_results.csv")])  # fmt: skip
+    assert main(["localize", "--maps", str(folder), "--truth", str(truth_file), "--out", str(out),
+                 "--thresholds", str(tmp_path / "tuning_results.csv")]) == 0  # fmt: skip
     table = pd.read_csv(out)
     assert (table["threshold_tuned"] == 0.5).all()
     by_hand = official_ious(gt, load_maps(folder), 0.5)

@@ -20,7 +20,7 @@ RANK = {"shared": 0, "data": 1, "train": 2, "evaluate": 3, "localize": 3, "phant
         "cli": 6, "__main__": 7, "__init__": 0}  # fmt: skip
 EXPECTED = {
     "data": {"chexpert", "dataroot", "dataview", "manifest", "cache", "stats", "testset", "simulated_readers",
-             "images"},
+             "images", "contact_sheet"},
     "train": {"model", "loss", "augment", "loop", "checkpoint", "fingerprint", "numerics", "pretrain", "synthetic",
               "weights", "predict", "safeload", "gpuslots", "compilecache", "cuda_advice", "throughput", "faults",
               "resume"},

@@ -369,7 +369,7 @@ def test_render_is_pure_and_seeded():
 
 
 def test_contact_sheet(small, tmp_path):
-    from chexpertnet.phantom.contact_sheet import contact_sheet
+    from chexpertnet.data.contact_sheet import contact_sheet
 
     root, _ = small
     out = tmp_path / "sheet.png"

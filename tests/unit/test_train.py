@@ -24,8 +24,8 @@ from torchvision.models import densenet121
 from chexpertnet.cli import main
 from chexpertnet.errors import DataError
 from chexpertnet.train.checkpoint import load_model
+from chexpertnet.train.faults import PAUSE_ENV
 from chexpertnet.train.loop import (
-    PAUSE_ENV,
     Split,
     TrainConfig,
     TrainingDiverged,
@@ -529,7 +529,7 @@ def test_train_fast_trains_and_predicts_in_channels_last(tmp_path, fast):
 
 
 def test_cuda_unavailable_names_the_wheel_the_driver_and_the_fix(monkeypatch):
-    from chexpertnet.train.loop import cuda_unavailable_message
+    from chexpertnet.train.cuda_advice import cuda_unavailable_message
 
     message = cuda_unavailable_message(built_for="13.0", devices=None)
     assert "built for CUDA 13.0, which needs an NVIDIA driver >= 580.65.06" in message
@@ -544,7 +544,7 @@ def test_cuda_unavailable_names_the_wheel_the_driver_and_the_fix(monkeypatch):
 
 
 def test_the_rate_after_warmup_leaves_out_the_first_steps():
-    from chexpertnet.train.loop import WARMUP_STEPS, warm_rates
+    from chexpertnet.train.throughput import WARMUP_STEPS, warm_rates
 
     # 10 warm-up steps took 30 s (compiling) and 1 s of waiting; then 90 more steps of 16 images in 9 s + 1 s wait
     rates = warm_rates((160, 30.0, 1.0), 1600, 39.0, 2.0)
@@ -555,14 +555,32 @@ def test_the_rate_after_warmup_leaves_out_the_first_steps():
 
 
 def test_throughput_reports_the_steady_rate_of_a_longer_run(tmp_path):
-    from chexpertnet.train.loop import WARMUP_STEPS
+    """The rates against the test's own clock: each log record (one per step, then the epoch's) is stamped as it
+    arrives. The warm-up runs from the first batch's fetch (after the call, before step 1's record) to its mark
+    (after step WARMUP_STEPS - 1's record, before step WARMUP_STEPS's); the steady phase from that mark to the end
+    of the epoch's steps (after the last step's record, before the epoch's, which follows the evaluation)."""
+    from chexpertnet.train.throughput import WARMUP_STEPS
 
-    config = tiny_config(batch_size=2, epochs=1, log_every=5)
-    result = train(config, tiny_split(2 * (WARMUP_STEPS + 4), 0), tiny_split(8, 1), WEIGHTS, tmp_path,
-                   log=lambda r: None)  # fmt: skip
+    stamps: dict[tuple[str, int], float] = {}
+
+    def log(record: dict) -> None:
+        stamps[(record.get("event"), record.get("step"))] = time.perf_counter()
+
+    after = 4  # steps of 2 images after the warm-up
+    steps = WARMUP_STEPS + after
+    start = time.perf_counter()
+    result = train(tiny_config(batch_size=2, epochs=1, log_every=1), tiny_split(2 * steps, 0), tiny_split(8, 1),
+                   WEIGHTS, tmp_path, log=log)  # fmt: skip
     t = result["throughput"]
-    assert t["steps"] == WARMUP_STEPS + 4 and t["images"] == 2 * (WARMUP_STEPS + 4)
-    assert 0 < t["warmup_seconds"] < t["seconds"]
-    steady_seconds = 2 * 4 / t["images_per_s_after_warmup"]
-    assert steady_seconds == pytest.approx(t["seconds"] - t["warmup_seconds"], abs=2e-3)
+    assert t["steps"] == steps and t["images"] == 2 * steps and t["warmup_steps"] == WARMUP_STEPS
+
+    def step(n: int) -> float:
+        return stamps[("train", n)]
+
+    epoch_end = stamps[("epoch", steps)]
+    rounding = 5e-4  # the seconds are rounded to 3 decimals
+    assert step(WARMUP_STEPS - 1) - step(1) - rounding <= t["warmup_seconds"] <= step(WARMUP_STEPS) - start + rounding
+    assert step(steps) - step(1) - rounding <= t["seconds"] <= epoch_end - start + rounding
+    slowest, fastest = 2 * after / (epoch_end - step(WARMUP_STEPS - 1)), 2 * after / (step(steps) - step(WARMUP_STEPS))
+    assert slowest <= t["images_per_s_after_warmup"] <= fastest
     assert 0 <= t["data_wait_fraction_after_warmup"] < 1

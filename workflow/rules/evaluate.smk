@@ -221,7 +221,7 @@ rule report:
         mem_mb=4000,
         runtime=20,
     params:
-        snakefile=workflow.main_snakefile,
+        snakefile=os.path.relpath(workflow.main_snakefile),  # a moved copy of a run keeps its report
         config_json=config_json(),
         code=code_hash("report"),
     shell:
