@@ -15,7 +15,8 @@ if not workflow.config_settings.configfiles:
     configfile: "config/config.yaml"
 
 
-# A mistake in the config is said in a few lines (each key at fault, "did you mean"), before any job runs
+# A mistake in the config is said in a few lines (each key at fault, "did you mean"), before any job runs; this
+# checkout's package first on sys.path for that and for the plan (workflow/rules/common.smk)
 sys.path.insert(0, f"{workflow.basedir}/workflow")
 from chexpertnet.plan import config_checks
 

@@ -11,9 +11,9 @@ from pathlib import Path
 from snakemake_interface_executor_plugins.settings import DeploymentMethod
 from snakemake_interface_storage_plugins.exceptions import FileOrDirectoryNotFoundError
 
+# This checkout's package, first on sys.path since the Snakefile's config check (for the plan and the code hashes;
+# the jobs get it through PYTHONPATH)
 PACKAGE_DIR = Path(workflow.basedir) / "workflow"
-# This checkout's package first (for the plan and the code hashes; the jobs get it through PYTHONPATH)
-sys.path.insert(0, str(PACKAGE_DIR))
 from chexpertnet import codehash, fileio  # standard library only
 from chexpertnet.plan import flags, requests
 from chexpertnet.plan import workflow as plan
